@@ -1,0 +1,132 @@
+// Package failure defines the errors Step Functions sees by name.
+//
+// aws-lambda-go reports a returned error's Go type name as the error name, so each type
+// here is named exactly as the state machine's Retry and Catch rules spell it. Wrapping one
+// with fmt.Errorf would rename it to "wrapError"; handlers return these types unwrapped.
+package failure
+
+import (
+	"errors"
+	"fmt"
+)
+
+// InvalidTarget reports a target field that breaks a rule. Never retried.
+type InvalidTarget struct {
+	Index int    // position of the target in the input, -1 when unknown
+	Field string // JSON key, e.g. "region" or "environmentVariables[2].name"
+	Rule  string // what the value must be
+}
+
+func (e *InvalidTarget) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("target %d: %s: %s", e.Index, e.Field, e.Rule)
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Rule)
+}
+
+// TargetNotAllowed reports a valid target outside the configured allow-list. Never retried.
+type TargetNotAllowed struct {
+	Field string // "account", "region" or "arn"
+	Value string // the refused value (account ids, Regions and role ARNs are not secrets)
+	Rule  string
+}
+
+func (e *TargetNotAllowed) Error() string {
+	return fmt.Sprintf("%s %q is not allowed: %s", e.Field, e.Value, e.Rule)
+}
+
+// AssumeRoleFailed reports that STS refused the target role.
+type AssumeRoleFailed struct {
+	RoleARN string
+	Err     error
+}
+
+func (e *AssumeRoleFailed) Error() string {
+	return fmt.Sprintf("assume role %s: %v", e.RoleARN, e.Err)
+}
+func (e *AssumeRoleFailed) Unwrap() error { return e.Err }
+
+// StartBuildFailed reports that CodeBuild rejected the build for good (missing project,
+// invalid input, access denied). Never retried.
+type StartBuildFailed struct {
+	Project string
+	Region  string
+	Err     error
+}
+
+func (e *StartBuildFailed) Error() string {
+	return fmt.Sprintf("start build of %s in %s: %v", e.Project, e.Region, e.Err)
+}
+func (e *StartBuildFailed) Unwrap() error { return e.Err }
+
+// BuildQuotaExceeded reports a CodeBuild account limit or throttling. Retried with backoff.
+type BuildQuotaExceeded struct {
+	Project string
+	Region  string
+	Err     error
+}
+
+func (e *BuildQuotaExceeded) Error() string {
+	return fmt.Sprintf("start build of %s in %s: quota or rate exceeded: %v", e.Project, e.Region, e.Err)
+}
+func (e *BuildQuotaExceeded) Unwrap() error { return e.Err }
+
+// TransientError reports a dependency failure worth retrying (throttling, 5xx, network).
+type TransientError struct {
+	Op  string
+	Err error
+}
+
+func (e *TransientError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+// BuildNotFound reports a build id CodeBuild does not know.
+type BuildNotFound struct {
+	BuildID string
+	Region  string
+}
+
+func (e *BuildNotFound) Error() string {
+	return fmt.Sprintf("build %s not found in %s", e.BuildID, e.Region)
+}
+
+// RecordNotFound reports a missing token record.
+type RecordNotFound struct {
+	Key string // what was looked up, e.g. "build arn:aws:codebuild:..." or "execution ... index 3"
+}
+
+func (e *RecordNotFound) Error() string { return fmt.Sprintf("no token record for %s", e.Key) }
+
+// Name returns the error name Step Functions will see for err: the type name of a failure
+// type found in its chain, or "" when err carries none.
+func Name(err error) string {
+	var (
+		it  *InvalidTarget
+		tna *TargetNotAllowed
+		ar  *AssumeRoleFailed
+		sb  *StartBuildFailed
+		bq  *BuildQuotaExceeded
+		te  *TransientError
+		bnf *BuildNotFound
+		rnf *RecordNotFound
+	)
+	switch {
+	case errors.As(err, &it):
+		return "InvalidTarget"
+	case errors.As(err, &tna):
+		return "TargetNotAllowed"
+	case errors.As(err, &ar):
+		return "AssumeRoleFailed"
+	case errors.As(err, &sb):
+		return "StartBuildFailed"
+	case errors.As(err, &bq):
+		return "BuildQuotaExceeded"
+	case errors.As(err, &bnf):
+		return "BuildNotFound"
+	case errors.As(err, &rnf):
+		return "RecordNotFound"
+	case errors.As(err, &te):
+		return "TransientError"
+	}
+	return ""
+}

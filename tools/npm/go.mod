@@ -1,0 +1,3 @@
+module github.com/crossbuild/crossbuild/tools/npm
+
+go 1.26
