@@ -1,0 +1,68 @@
+// Package metrics writes counters in CloudWatch embedded metric format: one JSON line on
+// stdout that CloudWatch Logs turns into a metric, with no API call on the hot path.
+package metrics
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// Namespace of every crossbuild metric.
+const Namespace = "crossbuild"
+
+// Counter names.
+const (
+	TaskAlreadyClosed = "TaskAlreadyClosed" // SendTask* found the task closed
+	EventIgnored      = "EventIgnored"      // event for an unknown build or already completed task
+	EventRejected     = "EventRejected"     // event whose account or Region contradicts the record
+	EventParked       = "EventParked"       // terminal event that arrived before the record
+	TaskCompleted     = "TaskCompleted"     // completion sent
+	SendFailed        = "SendFailed"        // SendTask* failed and the claim was released
+)
+
+// Recorder emits counters for one function.
+type Recorder struct {
+	mu       sync.Mutex
+	w        io.Writer
+	function string
+	now      func() time.Time
+}
+
+// New returns a recorder writing to w with a Function dimension.
+func New(w io.Writer, function string) *Recorder {
+	return &Recorder{w: w, function: function, now: time.Now}
+}
+
+type emfDirective struct {
+	Namespace  string     `json:"Namespace"`
+	Dimensions [][]string `json:"Dimensions"`
+	Metrics    []emfName  `json:"Metrics"`
+}
+
+type emfName struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+// Count adds 1 to the named counter. A nil Recorder counts nothing.
+func (r *Recorder) Count(name string) {
+	if r == nil {
+		return
+	}
+	line, err := json.Marshal(map[string]any{
+		"_aws": map[string]any{
+			"Timestamp":         r.now().UnixMilli(),
+			"CloudWatchMetrics": []emfDirective{{Namespace: Namespace, Dimensions: [][]string{{"Function"}}, Metrics: []emfName{{Name: name, Unit: "Count"}}}},
+		},
+		"Function": r.function,
+		name:       1,
+	})
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, _ = r.w.Write(append(line, '\n'))
+}
