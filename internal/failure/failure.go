@@ -80,6 +80,16 @@ type TransientError struct {
 func (e *TransientError) Error() string { return fmt.Sprintf("%s: %v", e.Op, e.Err) }
 func (e *TransientError) Unwrap() error { return e.Err }
 
+// PollFailed reports that CodeBuild refused to describe a build for a reason a retry will
+// not change (for example the target role may not call BatchGetBuilds).
+type PollFailed struct {
+	BuildID string
+	Err     error
+}
+
+func (e *PollFailed) Error() string { return fmt.Sprintf("describe build %s: %v", e.BuildID, e.Err) }
+func (e *PollFailed) Unwrap() error { return e.Err }
+
 // BuildNotFound reports a build id CodeBuild does not know.
 type BuildNotFound struct {
 	BuildID string
@@ -109,6 +119,7 @@ func Name(err error) string {
 		te  *TransientError
 		bnf *BuildNotFound
 		rnf *RecordNotFound
+		pf  *PollFailed
 	)
 	switch {
 	case errors.As(err, &it):
@@ -125,6 +136,8 @@ func Name(err error) string {
 		return "BuildNotFound"
 	case errors.As(err, &rnf):
 		return "RecordNotFound"
+	case errors.As(err, &pf):
+		return "PollFailed"
 	case errors.As(err, &te):
 		return "TransientError"
 	}

@@ -92,3 +92,12 @@ func join(set map[string]bool) string {
 	sort.Strings(out)
 	return strings.Join(out, ", ")
 }
+
+// ParseRoleARN returns the partition and account of a role ARN.
+func ParseRoleARN(s string) (partition, account string, err error) {
+	m := roleARNRe.FindStringSubmatch(s)
+	if m == nil || !partitions[m[1]] {
+		return "", "", fmt.Errorf("%q is not an IAM role ARN", s)
+	}
+	return m[1], m[2], nil
+}

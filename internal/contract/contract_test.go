@@ -1,0 +1,43 @@
+package contract
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/crossbuild/crossbuild/internal/failure"
+)
+
+func TestDecode(t *testing.T) {
+	cases := []struct {
+		raw string
+		ok  bool
+	}{
+		{`{"executionArn":"a","mapIndex":1}`, true},
+		{`{"executionArn":"a","mapIndx":1}`, false},
+		{`{"mapIndex":"1"}`, false},
+		{`{} {}`, false},
+		{``, false},
+	}
+	for _, tc := range cases {
+		var req StarterRequest
+		err := Decode([]byte(tc.raw), &req, "starter request")
+		if (err == nil) != tc.ok {
+			t.Errorf("Decode(%q) = %v", tc.raw, err)
+		}
+		var it *failure.InvalidTarget
+		if err != nil && !errors.As(err, &it) {
+			t.Errorf("Decode(%q) error type %T", tc.raw, err)
+		}
+	}
+}
+
+func TestValidators(t *testing.T) {
+	if !ValidExecutionARN("arn:aws:states:eu-west-1:111111111111:execution:crossbuild:run-1") ||
+		ValidExecutionARN("arn:aws:states:eu-west-1:111111111111:stateMachine:crossbuild") || ValidExecutionARN("") {
+		t.Error("ValidExecutionARN")
+	}
+	zero, neg, big := 0, -1, MaxMapIndex+1
+	if !ValidMapIndex(&zero) || ValidMapIndex(&neg) || ValidMapIndex(&big) || ValidMapIndex(nil) {
+		t.Error("ValidMapIndex")
+	}
+}

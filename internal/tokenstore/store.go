@@ -1,0 +1,496 @@
+// Package tokenstore keeps the Step Functions task token of each started build in
+// DynamoDB, so that exactly one of the callback and the poller completes it.
+//
+// A record goes WAITING (written by the starter) -> CLAIMED (a completion is being sent)
+// -> COMPLETED. A claim whose sender died can be taken over once its lease has run out,
+// and released when the send failed in a way worth retrying. A terminal event that
+// arrives before the starter wrote its record is PARKED under the build ARN; the starter
+// adopts it instead of waiting for an event that already came.
+//
+// Every transition is a single conditional write, so the store works against any
+// DynamoDB-compatible endpoint without transactions. The task token never appears in an
+// error returned from here.
+package tokenstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// State is the lifecycle state of a token record.
+type State string
+
+const (
+	Waiting   State = "WAITING"
+	Claimed   State = "CLAIMED"
+	Completed State = "COMPLETED"
+	Parked    State = "PARKED"
+)
+
+// Table layout shared with the infrastructure code.
+const (
+	KeyAttribute = attrBuildARN  // partition key of the table
+	DefaultIndex = "byExecution" // GSI: executionArn (hash), mapIndex (range)
+	TTLAttribute = attrExpiresAt // epoch seconds
+)
+
+// Record is one token record.
+type Record struct {
+	BuildARN     string
+	BuildID      string
+	TaskToken    string
+	ExecutionARN string
+	MapIndex     int
+	Account      string
+	Region       string
+	Project      string
+	RoleARN      string
+	Completion   string   // "event" | "poll"
+	EnvOverrides []string // names only, never values
+	TraceID      string
+	CreatedAt    time.Time
+	State        State
+	ClaimedAt    time.Time // millisecond precision
+	Outcome      string    // JSON of a parked terminal result (PARKED only)
+	CompletedBy  string    // "event" | "poll"
+	ExpiresAt    time.Time // TTL, stored as epoch seconds
+}
+
+// API is the subset of *dynamodb.Client the store uses.
+type API interface {
+	PutItem(ctx context.Context, params *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, params *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, params *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, params *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, params *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Store reads and writes token records in one table.
+type Store struct {
+	client API
+	table  string
+	index  string
+	now    func() time.Time
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock sets the clock used for claim times and leases (tests move it forward).
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithIndex sets the name of the execution index (default DefaultIndex).
+func WithIndex(name string) Option {
+	return func(s *Store) {
+		if name != "" {
+			s.index = name
+		}
+	}
+}
+
+// New returns a Store over table.
+func New(client API, table string, opts ...Option) *Store {
+	s := &Store{client: client, table: table, index: DefaultIndex, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// CreateTableInput describes the token table: on-demand capacity, the build ARN as key and
+// the execution index. TTL and point-in-time recovery are set by the infrastructure.
+func CreateTableInput(table string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:   aws.String(table),
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(attrBuildARN), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrExecutionARN), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrMapIndex), AttributeType: types.ScalarAttributeTypeN},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(attrBuildARN), KeyType: types.KeyTypeHash},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(DefaultIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrExecutionARN), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrMapIndex), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	}
+}
+
+// Expression placeholders. Every attribute goes through a name placeholder so that
+// reserved words (state, region, ...) never matter.
+const (
+	condNotExists = "attribute_not_exists(#buildArn)"
+	condClaimable = "#state = :waiting OR (#state = :claimed AND #claimedAt < :staleBefore)"
+	condOwnClaim  = "#state = :claimed AND #claimedAt = :claimedAt"
+	condNotDone   = "attribute_exists(#buildArn) AND #state <> :completed"
+	condParked    = "#state = :parked"
+	condRefresh   = "#state = :waiting AND #executionArn = :executionArn AND #mapIndex = :mapIndex"
+)
+
+// Create writes rec as a new WAITING record. If a record with the same build ARN exists
+// it returns *ExistsError holding that record.
+func (s *Store) Create(ctx context.Context, rec Record) error {
+	const op = "create"
+	if rec.BuildARN == "" {
+		return emptyKey(op)
+	}
+	rec.State = Waiting
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     marshal(rec),
+		ConditionExpression:      aws.String(condNotExists),
+		ExpressionAttributeNames: names(attrBuildARN),
+	})
+	if err != nil {
+		return s.existsError(ctx, op, rec.BuildARN, err)
+	}
+	return nil
+}
+
+// Get reads the record of buildARN with a consistent read; *NotFoundError when absent.
+func (s *Store) Get(ctx context.Context, buildARN string) (Record, error) {
+	const op = "get"
+	if buildARN == "" {
+		return Record{}, emptyKey(op)
+	}
+	rec, found, err := s.get(ctx, buildARN)
+	if err != nil {
+		return Record{}, fmt.Errorf("%s %s: %w", op, buildARN, err)
+	}
+	if !found {
+		return Record{}, &NotFoundError{Key: buildARN}
+	}
+	return rec, nil
+}
+
+// FindByExecution returns the record started by the Map iteration mapIndex of
+// executionARN; *NotFoundError when there is none. It reads the execution index, which is
+// eventually consistent: a record written a moment ago may not be found yet. Parked
+// records carry no execution ARN and are never found here.
+func (s *Store) FindByExecution(ctx context.Context, executionARN string, mapIndex int) (Record, error) {
+	key := fmt.Sprintf("execution %s map index %d", executionARN, mapIndex)
+	if executionARN == "" {
+		return Record{}, errors.New("find by execution: empty execution ARN")
+	}
+	out, err := s.client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                aws.String(s.table),
+		IndexName:                aws.String(s.index),
+		KeyConditionExpression:   aws.String("#executionArn = :executionArn AND #mapIndex = :mapIndex"),
+		ExpressionAttributeNames: names(attrExecutionARN, attrMapIndex),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":executionArn": str(executionARN),
+			":mapIndex":     num(int64(mapIndex)),
+		},
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("find %s: %w", key, err)
+	}
+	var best Record
+	found := false
+	for _, item := range out.Items {
+		rec, err := unmarshal(item)
+		if err != nil {
+			return Record{}, fmt.Errorf("find %s: %w", key, err)
+		}
+		// One build per Map iteration is the rule (the StartBuild idempotency token is
+		// derived from both); should there be more, the newest one is the live one.
+		if !found || rec.CreatedAt.After(best.CreatedAt) {
+			best, found = rec, true
+		}
+	}
+	if !found {
+		return Record{}, &NotFoundError{Key: key}
+	}
+	return best, nil
+}
+
+// Claim moves a WAITING record to CLAIMED, or takes over a CLAIMED record whose claim is
+// older than lease, and returns the record as claimed. It returns *ConflictError when the
+// record is COMPLETED, PARKED or freshly claimed by someone else, *NotFoundError when
+// there is no record.
+func (s *Store) Claim(ctx context.Context, buildARN string, lease time.Duration) (Record, error) {
+	const op = "claim"
+	if buildARN == "" {
+		return Record{}, emptyKey(op)
+	}
+	now := s.now()
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      key(buildARN),
+		UpdateExpression:         aws.String("SET #state = :claimed, #claimedAt = :now"),
+		ConditionExpression:      aws.String(condClaimable),
+		ExpressionAttributeNames: names(attrState, attrClaimedAt),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":waiting":     str(string(Waiting)),
+			":claimed":     str(string(Claimed)),
+			":now":         num(now.UnixMilli()),
+			":staleBefore": num(now.Add(-lease).UnixMilli()),
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return Record{}, s.conditionError(ctx, op, buildARN, err, true)
+	}
+	rec, err := unmarshal(out.Attributes)
+	if err != nil {
+		return Record{}, fmt.Errorf("%s %s: %w", op, buildARN, err)
+	}
+	return rec, nil
+}
+
+// Release puts a claim back to WAITING, so that a later event or poll can send the
+// completion. It succeeds only while rec's claim is still the current one; otherwise
+// (taken over, completed, or gone) it returns *ConflictError.
+func (s *Store) Release(ctx context.Context, rec Record) error {
+	const op = "release"
+	if rec.BuildARN == "" {
+		return emptyKey(op)
+	}
+	if rec.ClaimedAt.IsZero() {
+		// Not a claim at all; nothing was read, so no state is reported.
+		return &ConflictError{BuildARN: rec.BuildARN, Op: op}
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      key(rec.BuildARN),
+		UpdateExpression:         aws.String("SET #state = :waiting REMOVE #claimedAt"),
+		ConditionExpression:      aws.String(condOwnClaim),
+		ExpressionAttributeNames: names(attrState, attrClaimedAt),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":waiting":   str(string(Waiting)),
+			":claimed":   str(string(Claimed)),
+			":claimedAt": num(rec.ClaimedAt.UnixMilli()),
+		},
+	})
+	if err != nil {
+		return s.conditionError(ctx, op, rec.BuildARN, err, false)
+	}
+	return nil
+}
+
+// Complete marks the record COMPLETED by by ("event" or "poll"). It returns
+// *ConflictError when it is already completed, *NotFoundError when there is no record.
+func (s *Store) Complete(ctx context.Context, buildARN, by string) error {
+	const op = "complete"
+	if buildARN == "" {
+		return emptyKey(op)
+	}
+	if by == "" {
+		return fmt.Errorf("%s %s: empty completedBy", op, buildARN)
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      key(buildARN),
+		UpdateExpression:         aws.String("SET #state = :completed, #completedBy = :by"),
+		ConditionExpression:      aws.String(condNotDone),
+		ExpressionAttributeNames: names(attrBuildARN, attrState, attrCompletedBy),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":completed": str(string(Completed)),
+			":by":        str(by),
+		},
+	})
+	if err != nil {
+		return s.conditionError(ctx, op, buildARN, err, true)
+	}
+	return nil
+}
+
+// Park stores a terminal outcome that arrived before the starter wrote the record: a
+// PARKED item with p's BuildARN, Account, Region, Project, Outcome and ExpiresAt. When a
+// record already exists it returns *ExistsError holding it.
+func (s *Store) Park(ctx context.Context, p Record) error {
+	const op = "park"
+	if p.BuildARN == "" {
+		return emptyKey(op)
+	}
+	parked := Record{
+		BuildARN:  p.BuildARN,
+		Account:   p.Account,
+		Region:    p.Region,
+		Project:   p.Project,
+		Outcome:   p.Outcome,
+		ExpiresAt: p.ExpiresAt,
+		State:     Parked,
+	}
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     marshal(parked),
+		ConditionExpression:      aws.String(condNotExists),
+		ExpressionAttributeNames: names(attrBuildARN),
+	})
+	if err != nil {
+		return s.existsError(ctx, op, p.BuildARN, err)
+	}
+	return nil
+}
+
+// Adopt replaces a PARKED item with the starter's record rec in state CLAIMED (claimed
+// now), and returns the parked outcome and the record as stored. The caller owns the
+// claim and completes or releases it like any other. It returns *ConflictError when the
+// item is no longer PARKED (or gone).
+func (s *Store) Adopt(ctx context.Context, rec Record) (outcome string, claimed Record, err error) {
+	const op = "adopt"
+	if rec.BuildARN == "" {
+		return "", Record{}, emptyKey(op)
+	}
+	rec.State = Claimed
+	rec.ClaimedAt = s.now()
+	rec.Outcome = ""
+	rec.CompletedBy = ""
+	item := marshal(rec)
+	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     item,
+		ConditionExpression:      aws.String(condParked),
+		ExpressionAttributeNames: names(attrState),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":parked": str(string(Parked)),
+		},
+		ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return "", Record{}, s.conditionError(ctx, op, rec.BuildARN, err, false)
+	}
+	old, err := unmarshal(out.Attributes)
+	if err != nil {
+		return "", Record{}, fmt.Errorf("%s %s: parked item: %w", op, rec.BuildARN, err)
+	}
+	// Read back what was written so the claim time has the stored precision, which
+	// Release compares against.
+	claimed, err = unmarshal(item)
+	if err != nil {
+		return "", Record{}, fmt.Errorf("%s %s: %w", op, rec.BuildARN, err)
+	}
+	return old.Outcome, claimed, nil
+}
+
+// RefreshToken replaces the task token of a WAITING record started by the same execution
+// and Map iteration: a retried starter invocation carries a new token, and the old one is
+// dead. It returns *ConflictError when the record is not WAITING, belongs to another
+// execution or Map iteration, or is gone.
+func (s *Store) RefreshToken(ctx context.Context, buildARN, executionARN string, mapIndex int, token string) error {
+	const op = "refresh token of"
+	if buildARN == "" {
+		return emptyKey(op)
+	}
+	update := "SET #taskToken = :taskToken"
+	values := map[string]types.AttributeValue{
+		":waiting":      str(string(Waiting)),
+		":executionArn": str(executionARN),
+		":mapIndex":     num(int64(mapIndex)),
+	}
+	if token == "" {
+		update = "REMOVE #taskToken" // poll mode keeps no token
+	} else {
+		values[":taskToken"] = str(token)
+	}
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(buildARN),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String(condRefresh),
+		ExpressionAttributeNames:  names(attrTaskToken, attrState, attrExecutionARN, attrMapIndex),
+		ExpressionAttributeValues: values,
+	})
+	if err != nil {
+		return s.conditionError(ctx, op, buildARN, err, false)
+	}
+	return nil
+}
+
+// get reads one item with a consistent read.
+func (s *Store) get(ctx context.Context, buildARN string) (Record, bool, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(buildARN),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Record{}, false, err
+	}
+	if len(out.Item) == 0 {
+		return Record{}, false, nil
+	}
+	rec, err := unmarshal(out.Item)
+	if err != nil {
+		return Record{}, false, err
+	}
+	return rec, true, nil
+}
+
+// existsError maps the error of a put conditioned on the item's absence. The failed
+// condition does not say what is there, so the existing item is read back.
+func (s *Store) existsError(ctx context.Context, op, buildARN string, err error) error {
+	if !conditionFailed(err) {
+		return fmt.Errorf("%s %s: %w", op, buildARN, err)
+	}
+	existing, found, err := s.get(ctx, buildARN)
+	if err != nil {
+		return fmt.Errorf("%s %s: read existing record: %w", op, buildARN, err)
+	}
+	if !found {
+		// Deleted between the two calls; the caller may simply try again.
+		return &ConflictError{BuildARN: buildARN, Op: op}
+	}
+	return &ExistsError{Existing: existing}
+}
+
+// conditionError maps the error of a conditional update. After a failed condition the
+// item is read back to report its state; a missing item is *NotFoundError when
+// missingIsNotFound, otherwise a *ConflictError without state.
+func (s *Store) conditionError(ctx context.Context, op, buildARN string, err error, missingIsNotFound bool) error {
+	if !conditionFailed(err) {
+		return fmt.Errorf("%s %s: %w", op, buildARN, err)
+	}
+	current, found, err := s.get(ctx, buildARN)
+	if err != nil {
+		return fmt.Errorf("%s %s: read record after failed condition: %w", op, buildARN, err)
+	}
+	if !found {
+		if missingIsNotFound {
+			return &NotFoundError{Key: buildARN}
+		}
+		return &ConflictError{BuildARN: buildARN, Op: op}
+	}
+	return &ConflictError{BuildARN: buildARN, Op: op, State: current.State}
+}
+
+func conditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+func emptyKey(op string) error {
+	return fmt.Errorf("%s: empty build ARN", op)
+}
+
+func key(buildARN string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrBuildARN: str(buildARN)}
+}
+
+// names maps "#attr" to attr for each attribute an expression mentions.
+func names(attrs ...string) map[string]string {
+	m := make(map[string]string, len(attrs))
+	for _, a := range attrs {
+		m["#"+a] = a
+	}
+	return m
+}
