@@ -1,0 +1,42 @@
+package localaws
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"net/http"
+)
+
+// WriteJSONError writes an error in the AWS JSON protocols' shape.
+func WriteJSONError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
+}
+
+// WriteJSON writes a successful AWS JSON protocol response.
+func WriteJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// WriteQueryError writes an error in the AWS query protocol's XML shape (STS).
+func WriteQueryError(w http.ResponseWriter, status int, code, message string) {
+	type errBody struct {
+		Type    string `xml:"Type"`
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	type resp struct {
+		XMLName   xml.Name `xml:"ErrorResponse"`
+		Error     errBody  `xml:"Error"`
+		RequestID string   `xml:"RequestId"`
+	}
+	kind := "Sender"
+	if status >= 500 {
+		kind = "Receiver"
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	_ = xml.NewEncoder(w).Encode(resp{Error: errBody{Type: kind, Code: code, Message: message}, RequestID: randomID(8)})
+}
