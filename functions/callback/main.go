@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"time"
 
@@ -54,7 +55,7 @@ func main() {
 		Metrics:  rec,
 		Now:      time.Now,
 	}
-	lambda.Start(tracing.Wrap(tp, "callback", func(ctx context.Context, raw []byte) (struct{}, error) {
+	lambda.Start(tracing.Wrap(tp, "callback", func(ctx context.Context, raw json.RawMessage) (struct{}, error) {
 		return struct{}{}, h.Handle(ctx, raw)
 	}))
 }
