@@ -60,6 +60,11 @@ type Handler struct {
 	Now      func() time.Time
 }
 
+// Invoke adapts Handle to the Lambda runtime, which hands over the event's raw JSON.
+func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (struct{}, error) {
+	return struct{}{}, h.Handle(ctx, raw)
+}
+
 // Handle processes one event. Duplicates, late events, events of builds crossbuild did
 // not start and events that contradict the record are harmless no-ops; only a failure
 // worth retrying (or a malformed event) is returned as an error.

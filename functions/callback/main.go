@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"time"
 
@@ -55,7 +54,5 @@ func main() {
 		Metrics:  rec,
 		Now:      time.Now,
 	}
-	lambda.Start(tracing.Wrap(tp, "callback", func(ctx context.Context, raw json.RawMessage) (struct{}, error) {
-		return struct{}{}, h.Handle(ctx, raw)
-	}))
+	lambda.Start(tracing.Wrap(tp, "callback", h.Invoke))
 }
