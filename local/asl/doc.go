@@ -1,0 +1,47 @@
+// Package asl executes Amazon States Language state machines locally. It is
+// part of the local runtime that stands in for AWS in demos and end-to-end
+// tests; production code never imports it.
+//
+// Parse validates a definition and reports anything outside the supported
+// subset as an *UnsupportedError naming the state and field, so a definition
+// that parses runs as Step Functions would run it. The subset is the
+// JSONPath query language with the Task, Pass, Wait, Choice, Succeed, Fail,
+// inline Map and Parallel states; InputPath, Parameters (paths, context
+// object paths and intrinsic functions), ResultSelector, ResultPath and
+// OutputPath; Retry (with MaxDelaySeconds and JitterStrategy) and Catch;
+// task timeouts and heartbeats; and the .waitForTaskToken callback pattern.
+// JSONPath queries are evaluated by github.com/theory/jsonpath (RFC 9535).
+//
+// An Engine runs executions. Task resources are delegated to a TaskInvoker
+// the embedder provides; LambdaFunctions adapts in-process handlers. The
+// engine records a history with the event types, ids, previousEventId links
+// and detail objects of the Step Functions GetExecutionHistory API, and
+// answers SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat with the
+// same errors the service returns.
+//
+// Behaviour follows the service where the language specification leaves
+// room:
+//   - A lambda:invoke result is the Lambda Invoke response (Payload,
+//     StatusCode, ExecutedVersion and SDK metadata); a function error is
+//     named after its errorType (Lambda.Unknown without one) and its cause
+//     is the function's error document.
+//   - States.Runtime ends the execution: no Retry or Catch applies to it, not
+//     even one naming it. No matching Choice rule and failing intrinsic
+//     functions are reported as States.Runtime, as the service does;
+//     States.NoChoiceMatched and States.IntrinsicFailure are reserved names.
+//   - States.ALL matches everything except States.DataLimitExceeded, which
+//     only a catcher or retrier naming it handles. States.TaskFailed matches
+//     everything except timeouts.
+//   - A missed heartbeat fails the task with States.HeartbeatTimeout, which
+//     ErrorEquals ["States.Timeout"] also matches, as it did before the
+//     service introduced the narrower name.
+//   - Inline Map runs at most 40 iterations at once; MaxConcurrency 0 means
+//     that limit.
+//   - States.MathRandom returns an integer between start and end inclusive.
+//   - An execution fails with States.Runtime when its history reaches 25,000
+//     events, which also bounds definitions that loop forever.
+//
+// Time comes from a Clock. Options.TimeScale runs Waits, retries, timeouts
+// and heartbeats faster while history timestamps keep the durations the
+// definition asked for, which keeps tests fast.
+package asl

@@ -1,0 +1,67 @@
+package sfnapi
+
+import (
+	"strings"
+	"unicode"
+)
+
+// partition returns the ARN partition of a Region.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+func stateMachineArn(c caller, name string) string {
+	return "arn:" + partition(c.region) + ":states:" + c.region + ":" + c.account + ":stateMachine:" + name
+}
+
+// executionArn derives an execution ARN from its state machine's ARN.
+func executionArn(machineArn, name string) string {
+	return strings.Replace(machineArn, ":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+// arnParts splits arn:partition:states:region:account:resourceType:name[:name2].
+func arnParts(arn string) ([]string, bool) {
+	parts := strings.Split(arn, ":")
+	if len(parts) < 7 || parts[0] != "arn" || parts[1] == "" || parts[2] != "states" {
+		return nil, false
+	}
+	return parts, true
+}
+
+func validStateMachineArn(arn string) bool {
+	parts, ok := arnParts(arn)
+	return ok && len(parts) == 7 && parts[5] == "stateMachine" && parts[6] != ""
+}
+
+// machineOfExecution returns the state machine ARN an execution ARN belongs to.
+func machineOfExecution(arn string) (string, bool) {
+	parts, ok := arnParts(arn)
+	if !ok || len(parts) != 8 || parts[5] != "execution" || parts[6] == "" || parts[7] == "" {
+		return "", false
+	}
+	return strings.Join(append(parts[:5:5], "stateMachine", parts[6]), ":"), true
+}
+
+// validName applies the service's rules for state machine and execution
+// names: 1 to 80 characters, no whitespace, brackets, wildcards, control
+// characters or the characters " # % \ ^ | ~ ` $ & , ; : /.
+func validName(name string) bool {
+	if name == "" || len([]rune(name)) > 80 {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || (r >= 0x7f && r <= 0x9f) {
+			return false
+		}
+		if strings.ContainsRune(`<>{}[]?*"#%\^|~`+"`"+`$&,;:/`, r) {
+			return false
+		}
+	}
+	return true
+}
