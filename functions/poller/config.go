@@ -24,7 +24,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		ExternalID:          r.String("EXTERNAL_ID"),
 		Allow:               r.AllowList(true),
 		DefaultPollInterval: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, 5, 3600),
-		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 43200)) * time.Second,
+		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
 	}
 	if c.ExternalID != "" {
 		r.Check("EXTERNAL_ID", assume.Validate(c.ExternalID, c.SessionDuration))

@@ -37,7 +37,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		CorrelationPrefix:   r.StringOr("CORRELATION_PREFIX", "CROSSBUILD_"),
 		DefaultPollInterval: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, 5, 3600),
 		RecordTTL:           time.Duration(r.Int("RECORD_TTL_HOURS", 840, 1, 24*400)) * time.Hour,
-		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 43200)) * time.Second,
+		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
 	}
 	r.Check("ENV_MAPPING/CONSTANT_ENV", c.Mapping.Validate())
 	if c.ExternalID != "" {

@@ -39,6 +39,7 @@ func TestLoadConfig(t *testing.T) {
 		{"CORRELATION_PREFIX", "CODEBUILD_X_"},
 		{"DEFAULT_POLL_INTERVAL_SECONDS", "1"},
 		{"ASSUME_ROLE_SECONDS", "60"},
+		{"ASSUME_ROLE_SECONDS", "7200"},
 	}
 	for _, b := range bad {
 		t.Run(b.key, func(t *testing.T) {

@@ -116,8 +116,10 @@ func Validate(externalID string, duration time.Duration) error {
 	if len(externalID) < 2 || len(externalID) > 1224 || !externalIDRe.MatchString(externalID) {
 		return fmt.Errorf("external id must be 2-1224 characters of letters, digits and +=,.@:/-")
 	}
-	if duration < 15*time.Minute || duration > 12*time.Hour {
-		return fmt.Errorf("session duration must be between 900 and 43200 seconds")
+	// A Lambda function's credentials are themselves a role session, so assuming the
+	// target role is role chaining, which AWS caps at one hour.
+	if duration < 15*time.Minute || duration > time.Hour {
+		return fmt.Errorf("session duration must be between 900 and 3600 seconds (role chaining limit)")
 	}
 	return nil
 }

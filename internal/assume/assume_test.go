@@ -153,3 +153,12 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateRoleChainingLimit(t *testing.T) {
+	if err := Validate("crossbuild-ext", time.Hour); err != nil {
+		t.Fatalf("one hour is allowed: %v", err)
+	}
+	if err := Validate("crossbuild-ext", time.Hour+time.Second); err == nil {
+		t.Fatal("longer than one hour must be refused: role chaining is capped at one hour")
+	}
+}
