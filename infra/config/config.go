@@ -1,0 +1,286 @@
+// Package config turns the CDK context of the crossbuild app into a validated Config.
+//
+// It is pure Go: the context arrives through a Getter, so the rules are tested without
+// synthesizing anything. Every error names the context key it is about.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Context keys. Values may come from cdk.json (JSON values) or from `-c key=value` (strings;
+// structured values are then parsed as JSON).
+const (
+	KeySourceAccount       = "crossbuild:sourceAccount"
+	KeySourceRegion        = "crossbuild:sourceRegion"
+	KeyTargets             = "crossbuild:targets"
+	KeyOrganizationID      = "crossbuild:organizationId"
+	KeyExternalID          = "crossbuild:externalId"
+	KeyTargetRoleName      = "crossbuild:targetRoleName"
+	KeyMaxConcurrency      = "crossbuild:maxConcurrency"
+	KeyHeartbeatSeconds    = "crossbuild:heartbeatSeconds"
+	KeyTimeoutSeconds      = "crossbuild:timeoutSeconds"
+	KeyPollIntervalSeconds = "crossbuild:pollIntervalSeconds"
+	KeyEnvMapping          = "crossbuild:envMapping"
+	KeyConstantEnv         = "crossbuild:constantEnv"
+	KeyCorrelationPrefix   = "crossbuild:correlationPrefix"
+	KeyRecordTTLHours      = "crossbuild:recordTtlHours"
+	KeyLogLevel            = "crossbuild:logLevel"
+	KeyAlarmTopicARN       = "crossbuild:alarmTopicArn"
+)
+
+// Physical names shared by the source and target stacks. Target stacks build ARNs from
+// them instead of importing values, so the stacks can be deployed in any order.
+const (
+	StarterRoleName  = "crossbuild-starter"
+	PollerRoleName   = "crossbuild-poller"
+	CallbackRoleName = "crossbuild-callback"
+	EventBusName     = "crossbuild"
+	StateMachineName = "crossbuild"
+	SourceStackName  = "crossbuild-source"
+)
+
+// Defaults of the optional keys.
+const (
+	DefaultTargetRoleName      = "crossbuild-target-role"
+	DefaultMaxConcurrency      = 10
+	DefaultHeartbeatSeconds    = 3600
+	DefaultTimeoutSeconds      = 28800
+	DefaultPollIntervalSeconds = 20
+	DefaultCorrelationPrefix   = "CROSSBUILD_"
+	DefaultRecordTTLHours      = 840
+	DefaultLogLevel            = "INFO"
+)
+
+// Bounds shared with the per-target overrides the state machine accepts (docs/reference.md).
+const (
+	MinHeartbeatSeconds    = 60
+	MaxHeartbeatSeconds    = 86400
+	MinTimeoutSeconds      = 60
+	MaxTimeoutSeconds      = 31536000
+	MinPollIntervalSeconds = 5
+	MaxPollIntervalSeconds = 3600
+	MaxMaxConcurrency      = 1000
+	// MaxTargetAccounts keeps the starter's AssumeRole statement within IAM's 10,240-character
+	// inline policy quota and the bus policy and rule patterns small. Larger fleets use
+	// several installations.
+	MaxTargetAccounts = 100
+)
+
+// DefaultEnvMapping and DefaultConstantEnv reproduce the original pattern's variables.
+func DefaultEnvMapping() map[string]string {
+	return map[string]string{"SampleValue1": "SAMPLE_VAR1", "SampleValue2": "SAMPLE_VAR2"}
+}
+
+// DefaultConstantEnv is the constant variable the original pattern added to every build.
+func DefaultConstantEnv() map[string]string {
+	return map[string]string{"HARDCODED_VAR1": "I am hardcoded"}
+}
+
+// Getter returns the context value of key, or nil when it is not set.
+type Getter func(key string) any
+
+// Config is the validated configuration of one crossbuild installation.
+type Config struct {
+	SourceAccount  string
+	SourceRegion   string
+	Partition      string // derived from SourceRegion; every target shares it
+	OrganizationID string // optional: the bus then admits the whole Organization
+	ExternalID     string
+	TargetRoleName string
+
+	// Targets holds one entry per (account, Region), in the order of the context.
+	Targets []Target
+
+	MaxConcurrency      int // 0 means no limit
+	HeartbeatSeconds    int
+	TimeoutSeconds      int
+	PollIntervalSeconds int
+
+	EnvMapping        map[string]string
+	ConstantEnv       map[string]string
+	CorrelationPrefix string
+	RecordTTLHours    int
+	LogLevel          string
+	AlarmTopicARN     string // optional SNS topic notified by every alarm
+}
+
+// Target is one target stack: the projects of one account in one Region.
+type Target struct {
+	Account string
+	Region  string
+	// Projects the target role may build and whose events are forwarded, sorted.
+	Projects []string
+	// SampleProject, when set, is created by the target stack (and is one of Projects).
+	SampleProject string
+	// OwnsRole is true for the first configured Region of an account: IAM is global, so
+	// exactly one target stack per account creates the target role.
+	OwnsRole bool
+}
+
+// StackName is the name of the target's stack, e.g. crossbuild-target-222222222222-eu-west-1.
+func (t Target) StackName() string {
+	return fmt.Sprintf("crossbuild-target-%s-%s", t.Account, t.Region)
+}
+
+// Load reads and validates the context. All problems found are returned together.
+func Load(get Getter) (*Config, error) {
+	p := &parser{get: get}
+	c := &Config{
+		SourceAccount:       p.account(KeySourceAccount),
+		SourceRegion:        p.region(KeySourceRegion),
+		OrganizationID:      p.optionalMatch(KeyOrganizationID, orgIDPattern, "an AWS Organization id (o- followed by 10 to 32 lowercase letters or digits)"),
+		ExternalID:          p.requiredMatch(KeyExternalID, externalIDPattern, "2 to 1224 characters of [A-Za-z0-9_+=,.@:/-]"),
+		TargetRoleName:      p.optionalMatchDefault(KeyTargetRoleName, roleNamePattern, "an IAM role name (1 to 64 characters of [A-Za-z0-9_+=,.@-])", DefaultTargetRoleName),
+		MaxConcurrency:      p.integer(KeyMaxConcurrency, DefaultMaxConcurrency, 0, MaxMaxConcurrency),
+		HeartbeatSeconds:    p.integer(KeyHeartbeatSeconds, DefaultHeartbeatSeconds, MinHeartbeatSeconds, MaxHeartbeatSeconds),
+		TimeoutSeconds:      p.integer(KeyTimeoutSeconds, DefaultTimeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds),
+		PollIntervalSeconds: p.integer(KeyPollIntervalSeconds, DefaultPollIntervalSeconds, MinPollIntervalSeconds, MaxPollIntervalSeconds),
+		EnvMapping:          p.envMap(KeyEnvMapping, DefaultEnvMapping(), true),
+		ConstantEnv:         p.envMap(KeyConstantEnv, DefaultConstantEnv(), false),
+		CorrelationPrefix:   p.optionalMatchDefault(KeyCorrelationPrefix, envPrefixPattern, "an environment variable name prefix ([A-Za-z_][A-Za-z0-9_]*, up to 64 characters)", DefaultCorrelationPrefix),
+		RecordTTLHours:      p.integer(KeyRecordTTLHours, DefaultRecordTTLHours, 1, 24*366),
+		LogLevel:            p.logLevel(KeyLogLevel),
+		AlarmTopicARN:       p.optionalMatch(KeyAlarmTopicARN, snsARNPattern, "an SNS topic ARN"),
+	}
+	if c.SourceRegion != "" {
+		c.Partition = partitionOf(c.SourceRegion)
+	}
+	c.Targets = p.targets(KeyTargets, c.Partition)
+	if n := len(c.TargetAccounts()); n > MaxTargetAccounts {
+		p.fail(KeyTargets, "names %d accounts, more than %d (IAM policy and event pattern sizes); split them over several installations", n, MaxTargetAccounts)
+	}
+
+	if c.HeartbeatSeconds >= c.TimeoutSeconds && p.ok(KeyHeartbeatSeconds, KeyTimeoutSeconds) {
+		p.fail(KeyHeartbeatSeconds, "must be less than %s (%d), or the event wait could never time out on heartbeat", KeyTimeoutSeconds, c.TimeoutSeconds)
+	}
+	if c.RecordTTLHours*3600 <= c.TimeoutSeconds && p.ok(KeyRecordTTLHours, KeyTimeoutSeconds) {
+		p.fail(KeyRecordTTLHours, "must exceed %s (%d seconds): a token record must outlive its task", KeyTimeoutSeconds, c.TimeoutSeconds)
+	}
+	if err := errors.Join(p.errs...); err != nil {
+		return nil, fmt.Errorf("invalid crossbuild context:\n%w", err)
+	}
+	return c, nil
+}
+
+// TargetAccounts lists the distinct target accounts, sorted.
+func (c *Config) TargetAccounts() []string {
+	return c.distinct(func(t Target) []string { return []string{t.Account} })
+}
+
+// TargetRegions lists the distinct target Regions, sorted.
+func (c *Config) TargetRegions() []string {
+	return c.distinct(func(t Target) []string { return []string{t.Region} })
+}
+
+// ProjectNames lists the distinct project names of all targets, sorted.
+func (c *Config) ProjectNames() []string {
+	return c.distinct(func(t Target) []string { return t.Projects })
+}
+
+func (c *Config) distinct(values func(Target) []string) []string {
+	set := map[string]bool{}
+	for _, t := range c.Targets {
+		for _, v := range values(t) {
+			set[v] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// TargetRoleARN is the ARN of the role the starter and poller assume in account.
+func (c *Config) TargetRoleARN(account string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", c.Partition, account, c.TargetRoleName)
+}
+
+// TargetRoleARNs lists the target role ARNs of every target account, sorted.
+func (c *Config) TargetRoleARNs() []string {
+	accounts := c.TargetAccounts()
+	arns := make([]string, len(accounts))
+	for i, a := range accounts {
+		arns[i] = c.TargetRoleARN(a)
+	}
+	return arns
+}
+
+// ProjectARNs lists the CodeBuild project ARNs of account across all its Regions, sorted.
+func (c *Config) ProjectARNs(account string) []string {
+	var arns []string
+	for _, t := range c.Targets {
+		if t.Account != account {
+			continue
+		}
+		for _, p := range t.Projects {
+			arns = append(arns, fmt.Sprintf("arn:%s:codebuild:%s:%s:project/%s", c.Partition, t.Region, t.Account, p))
+		}
+	}
+	slices.Sort(arns)
+	return arns
+}
+
+// SourceRoleARN is the ARN of a named role in the source account.
+func (c *Config) SourceRoleARN(name string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", c.Partition, c.SourceAccount, name)
+}
+
+// EventBusARN is the ARN of the source account's crossbuild event bus.
+func (c *Config) EventBusARN() string {
+	return fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", c.Partition, c.SourceRegion, c.SourceAccount, EventBusName)
+}
+
+// EnvMappingJSON renders EnvMapping as the starter's ENV_MAPPING value (keys sorted).
+func (c *Config) EnvMappingJSON() string { return compactJSON(c.EnvMapping) }
+
+// ConstantEnvJSON renders ConstantEnv as the starter's CONSTANT_ENV value (keys sorted).
+func (c *Config) ConstantEnvJSON() string { return compactJSON(c.ConstantEnv) }
+
+func compactJSON(m map[string]string) string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	b, err := json.Marshal(m) // maps marshal with sorted keys; strings cannot fail
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+// partitionOf maps a Region to its AWS partition.
+func partitionOf(region string) string {
+	for _, p := range []struct{ prefix, partition string }{
+		{"cn-", "aws-cn"},
+		{"us-gov-", "aws-us-gov"},
+		{"us-isob-", "aws-iso-b"},
+		{"us-isof-", "aws-iso-f"},
+		{"us-iso-", "aws-iso"},
+		{"eu-isoe-", "aws-iso-e"},
+	} {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.partition
+		}
+	}
+	return "aws"
+}
+
+// parseInt accepts a JSON number with an integral value or a decimal string (from -c).
+func parseInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		if n != float64(int64(n)) || n > 1e15 || n < -1e15 {
+			return 0, false
+		}
+		return int(n), true
+	case int:
+		return n, true
+	case string:
+		i, err := strconv.Atoi(strings.TrimSpace(n))
+		return i, err == nil
+	}
+	return 0, false
+}

@@ -1,0 +1,169 @@
+package main_test
+
+// These tests run the app the way operators do: through the pinned CDK CLI, with no AWS
+// credentials, exactly as cdk.json configures it. They take about a minute.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crossbuild/crossbuild/infra/internal/cfn"
+)
+
+var wantStacks = []string{
+	"crossbuild-source",
+	"crossbuild-target-222222222222-eu-west-1",
+	"crossbuild-target-333333333333-us-east-1",
+}
+
+// npmTool finds a pinned npm tool: $CROSSBUILD_NPM_BIN, else tools/npm of the module.
+func npmTool(t *testing.T, name string) string {
+	t.Helper()
+	dir := os.Getenv("CROSSBUILD_NPM_BIN")
+	if dir == "" {
+		root, err := filepath.Abs("..")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, "tools", "npm", "node_modules", ".bin")
+	}
+	p := filepath.Join(dir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s not found at %s: run `make tools` to install the pinned npm packages", name, p)
+	}
+	return p
+}
+
+// cdkSynth runs `cdk synth` from this folder into a temporary directory, without AWS
+// credentials or configuration, and returns the output folder and what the CLI printed.
+func cdkSynth(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	out := t.TempDir()
+	cmd := exec.Command(npmTool(t, "cdk"), append([]string{
+		"synth", "--strict", "--quiet", "--no-notices", "--no-version-reporting", "--output", out,
+	}, args...)...)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "CDK_") {
+			env = append(env, kv)
+		}
+	}
+	none := filepath.Join(t.TempDir(), "none")
+	cmd.Env = append(env,
+		"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=",
+		"AWS_CONFIG_FILE="+none, "AWS_SHARED_CREDENTIALS_FILE="+none,
+		"AWS_EC2_METADATA_DISABLED=true",
+		// Output hygiene only: Node version notices and a deprecation read by cdk-nag.
+		"JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=18,20",
+		"JSII_DEPRECATED=quiet",
+	)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	err := cmd.Run()
+	return out, output.String(), err
+}
+
+func TestCDKSynth(t *testing.T) {
+	_, statErr := os.Stat("cdk.out")
+	out, log, err := cdkSynth(t)
+	if err != nil {
+		t.Fatalf("cdk synth: %v\n%s", err, log)
+	}
+	for _, name := range wantStacks {
+		if _, err := os.Stat(filepath.Join(out, name+".template.json")); err != nil {
+			t.Errorf("no template for %s: %v", name, err)
+		}
+	}
+	if _, err := os.Stat("cdk.out"); statErr != nil && err == nil {
+		t.Error("cdk synth wrote cdk.out/ into the module")
+	}
+
+	// The state machine definition, rendered with placeholder ARNs, is valid ASL.
+	def := definitionFrom(t, filepath.Join(out, "crossbuild-source.template.json"))
+	validator := npmTool(t, "asl-validator")
+	if msg, err := validate(t, validator, def); err != nil {
+		t.Fatalf("asl-validator rejected the definition: %v\n%s\n%s", err, msg, def)
+	}
+	// ... and the validator does reject a broken one.
+	var broken map[string]any
+	if err := json.Unmarshal(def, &broken); err != nil {
+		t.Fatal(err)
+	}
+	broken["StartAt"] = "No such state"
+	b, _ := json.Marshal(broken)
+	if msg, err := validate(t, validator, b); err == nil {
+		t.Fatalf("asl-validator accepted a definition starting at a missing state:\n%s", msg)
+	}
+}
+
+func definitionFrom(t *testing.T, template string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Type       string
+			Properties map[string]any
+		}
+	}
+	if err := json.Unmarshal(raw, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range tpl.Resources {
+		if r.Type == "AWS::StepFunctions::StateMachine" {
+			s, err := cfn.Render(r.Properties["DefinitionString"], cfn.Placeholders("aws", "eu-west-1", "111111111111"))
+			if err != nil {
+				t.Fatalf("render the definition: %v", err)
+			}
+			return []byte(s)
+		}
+	}
+	t.Fatal("no state machine in the source template")
+	return nil
+}
+
+func validate(t *testing.T, validator string, def []byte) (string, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "definition.json")
+	if err := os.WriteFile(p, def, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(validator, "--json-path", p).CombinedOutput()
+	return string(out), err
+}
+
+// TestCDKSynthRejects: bad context and missing Lambda assets stop synthesis with a message
+// naming the problem.
+func TestCDKSynthRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"malformed account", []string{"-c", "crossbuild:sourceAccount=12345"}, []string{"crossbuild:sourceAccount", "12-digit"}},
+		{"empty targets", []string{"-c", "crossbuild:targets=[]"}, []string{"crossbuild:targets: is empty"}},
+		{"missing assets", []string{"-c", "crossbuild:distDir=" + t.TempDir()}, []string{"bootstrap is missing", "make build"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, log, err := cdkSynth(t, tt.args...)
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatalf("cdk synth succeeded or did not run (%v):\n%s", err, log)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(log, w) {
+					t.Errorf("output does not contain %q:\n%s", w, log)
+				}
+			}
+		})
+	}
+}

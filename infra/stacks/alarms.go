@@ -1,0 +1,56 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/crossbuild/crossbuild/infra/config"
+)
+
+// alarmSpec is one alarm: fires when the metric reaches 1 within a five-minute period.
+type alarmSpec struct {
+	id, name, description string
+	metric                awscloudwatch.Metric
+}
+
+func (s *Source) addAlarms(cfg *config.Config) {
+	period := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
+	specs := []alarmSpec{
+		{"ExecutionsFailedAlarm", "crossbuild-executions-failed", "A crossbuild execution failed (a target failed, or the input was invalid).", s.StateMachine.MetricFailed(period)},
+		{"ExecutionsTimedOutAlarm", "crossbuild-executions-timed-out", "A crossbuild execution timed out.", s.StateMachine.MetricTimedOut(period)},
+		{"DeadLettersAlarm", "crossbuild-callback-dead-letters", "CodeBuild events could not be delivered to or handled by the callback; the affected tasks fall back to polling.",
+			s.DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")})},
+	}
+	for _, name := range Functions {
+		fn := s.Functions[name]
+		specs = append(specs, alarmSpec{
+			id:          "FunctionErrors" + name,
+			name:        "crossbuild-" + name + "-errors",
+			description: "The crossbuild " + name + " function returned errors (including the named errors it reports to Step Functions).",
+			metric:      fn.MetricErrors(period),
+		})
+	}
+	for _, a := range specs {
+		newAlarm(s.Stack, a, cfg.AlarmTopicARN)
+	}
+}
+
+func newAlarm(scope constructs.Construct, a alarmSpec, topicARN string) awscloudwatch.Alarm {
+	alarm := a.metric.CreateAlarm(scope, jsii.String(a.id), &awscloudwatch.CreateAlarmOptions{
+		AlarmName:          jsii.String(a.name),
+		AlarmDescription:   jsii.String(a.description),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		// No data means nothing ran: not an alarm.
+		TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	if topicARN != "" {
+		// Set on the L1 resource: the topic is an existing ARN from the context.
+		cfn := alarm.Node().DefaultChild().(awscloudwatch.CfnAlarm)
+		cfn.SetAlarmActions(jsii.Strings(topicARN))
+	}
+	return alarm
+}

@@ -1,0 +1,444 @@
+package stacks
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/crossbuild/crossbuild/infra/config"
+	"github.com/crossbuild/crossbuild/infra/statemachine"
+)
+
+// Token table layout (docs/reference.md).
+const (
+	TablePartitionKey = "buildArn"
+	IndexName         = "byExecution"
+	IndexPartitionKey = "executionArn"
+	IndexSortKey      = "mapIndex"
+	TTLAttribute      = "expiresAt"
+)
+
+// CodeBuild event vocabulary.
+const (
+	CodeBuildSource    = "aws.codebuild"
+	DetailStateChange  = "CodeBuild Build State Change"
+	DetailPhaseChange  = "CodeBuild Build Phase Change"
+	assumeRoleSeconds  = 900 // lifetime of assumed-role sessions: one invocation needs minutes at most
+	claimLeaseSeconds  = 60  // longer than the callback's timeout, so a live claim is never taken over
+	maxEnvironmentSize = 4096
+)
+
+// BuildStatuses are the values of detail.build-status the callback reacts to: progress and
+// all five terminal statuses.
+var BuildStatuses = []string{"IN_PROGRESS", "SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"}
+
+// Source is the source stack and the constructs its tests look at.
+type Source struct {
+	Stack        awscdk.Stack
+	Table        awsdynamodb.Table
+	Bus          awsevents.EventBus
+	DeadLetters  awssqs.Queue
+	StateMachine awsstepfunctions.StateMachine
+	Functions    map[string]awslambda.Function
+}
+
+// NewSourceStack defines the source account's stack. It fails when a Lambda asset is missing.
+func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir string) (*Source, error) {
+	if err := CheckAssets(assetDir); err != nil {
+		return nil, err
+	}
+	stack := awscdk.NewStack(scope, jsii.String(config.SourceStackName), &awscdk.StackProps{
+		Env:         env(cfg.SourceAccount, cfg.SourceRegion),
+		Description: jsii.String("crossbuild source: state machine, starter/callback/poller functions, token table, event bus"),
+	})
+	s := &Source{Stack: stack, Functions: map[string]awslambda.Function{}}
+	s.Table = tokenTable(stack)
+	// Dead letters of the callback rule's target and of the callback's asynchronous
+	// invocations; cdk-nag recognises the latter, so no SQS3 suppression is needed.
+	s.DeadLetters = newDeadLetterQueue(stack, "CallbackDeadLetters", "")
+
+	// Built from the explicit name rather than the construct's token: the starter's policy
+	// needs it and the state machine depends on the starter, so a token would be a cycle.
+	stateMachineARN := fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", cfg.Partition, cfg.SourceRegion, cfg.SourceAccount, config.StateMachineName)
+
+	if err := s.addFunctions(cfg, assetDir, stateMachineARN); err != nil {
+		return nil, err
+	}
+	s.Bus = newEventBus(stack, cfg)
+	s.addCallbackRule(cfg)
+	def, err := statemachine.Definition(statemachine.Params{
+		StarterARN:          *s.Functions["starter"].FunctionArn(),
+		PollerARN:           *s.Functions["poller"].FunctionArn(),
+		MaxConcurrency:      cfg.MaxConcurrency,
+		HeartbeatSeconds:    cfg.HeartbeatSeconds,
+		TimeoutSeconds:      cfg.TimeoutSeconds,
+		PollIntervalSeconds: cfg.PollIntervalSeconds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source stack: %w", err)
+	}
+	s.StateMachine = s.newStateMachine(def)
+	s.addAlarms(cfg)
+	return s, nil
+}
+
+func tokenTable(stack awscdk.Stack) awsdynamodb.Table {
+	table := awsdynamodb.NewTable(stack, jsii.String("TokenTable"), &awsdynamodb.TableProps{
+		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(TablePartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		// On demand: traffic is a burst of writes per execution and nothing in between.
+		BillingMode: awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		Encryption:          awsdynamodb.TableEncryption_AWS_MANAGED,
+		TimeToLiveAttribute: jsii.String(TTLAttribute),
+	})
+	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(IndexName),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(IndexPartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(IndexSortKey), Type: awsdynamodb.AttributeType_NUMBER},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	return table
+}
+
+// functionSpec describes one Lambda function of the source stack.
+type functionSpec struct {
+	name        string
+	roleName    string
+	description string
+	// Timeouts and memory: the handlers are small Go binaries doing a handful of AWS calls.
+	// 256 MB on arm64 gives enough CPU for TLS handshakes on a cold start; timeouts leave
+	// room for the SDK's own retries with backoff on every call.
+	timeout    awscdk.Duration
+	memoryMB   float64
+	env        map[string]string
+	logLevel   string
+	statements []awsiam.PolicyStatement
+	// deadLetters receives failed asynchronous invocations (the callback only).
+	deadLetters awssqs.IQueue
+}
+
+func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN string) error {
+	tableName := *s.Table.TableName()
+	common := map[string]string{
+		"TABLE_NAME":       tableName,
+		"ALLOWED_ACCOUNTS": strings.Join(cfg.TargetAccounts(), ","),
+		"ALLOWED_REGIONS":  strings.Join(cfg.TargetRegions(), ","),
+	}
+	// One pattern instead of the list of role ARNs: ALLOWED_ACCOUNTS already restricts the
+	// account, so it admits exactly the configured roles and keeps the environment under
+	// Lambda's 4 KB limit with many accounts. IAM (assumeTargetRoles) lists them exactly.
+	allowedRoles := fmt.Sprintf("arn:%s:iam::*:role/%s", cfg.Partition, cfg.TargetRoleName)
+	assume := s.assumeTargetRoles(cfg)
+
+	specs := []functionSpec{
+		{
+			name:        "starter",
+			roleName:    config.StarterRoleName,
+			description: "crossbuild starter: checks a target, assumes its role, starts the build, records the task token",
+			// AssumeRole + StartBuild + PutItem, each possibly retried by the SDK.
+			timeout:  awscdk.Duration_Seconds(jsii.Number(60)),
+			memoryMB: 256,
+			env: merge(common, map[string]string{
+				"EXTERNAL_ID":                   cfg.ExternalID, // confused-deputy guard, not a secret
+				"ALLOWED_ROLE_ARNS":             allowedRoles,
+				"ENV_MAPPING":                   cfg.EnvMappingJSON(),
+				"CONSTANT_ENV":                  cfg.ConstantEnvJSON(),
+				"CORRELATION_PREFIX":            cfg.CorrelationPrefix,
+				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
+				"RECORD_TTL_HOURS":              strconv.Itoa(cfg.RecordTTLHours),
+				"ASSUME_ROLE_SECONDS":           strconv.Itoa(assumeRoleSeconds),
+			}),
+			statements: []awsiam.PolicyStatement{
+				assume,
+				// Create, adopt a parked record, refresh the token on a retried task, claim/complete.
+				s.tableAccess("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+				// A terminal event that arrived before the record was written is parked in
+				// the table; the starter then completes its own task with it.
+				sendTask(stateMachineARN, "states:SendTaskSuccess", "states:SendTaskFailure"),
+			},
+		},
+		{
+			name:        "callback",
+			roleName:    config.CallbackRoleName,
+			description: "crossbuild callback: turns CodeBuild events into task heartbeats, successes and failures",
+			// GetItem/UpdateItem + one SendTask* call per event.
+			timeout:  awscdk.Duration_Seconds(jsii.Number(30)),
+			memoryMB: 256,
+			env: merge(common, map[string]string{
+				"RECORD_TTL_HOURS":    strconv.Itoa(cfg.RecordTTLHours),
+				"CLAIM_LEASE_SECONDS": strconv.Itoa(claimLeaseSeconds),
+			}),
+			statements: []awsiam.PolicyStatement{
+				// Look up by build ARN, park early events, claim/release/complete.
+				s.tableAccess("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+				sendTask(stateMachineARN, "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"),
+			},
+			deadLetters: s.DeadLetters,
+		},
+		{
+			name:        "poller",
+			roleName:    config.PollerRoleName,
+			description: "crossbuild poller: reads a build's status through the target role",
+			// Query + AssumeRole + BatchGetBuilds.
+			timeout:  awscdk.Duration_Seconds(jsii.Number(60)),
+			memoryMB: 256,
+			env: merge(common, map[string]string{
+				"EXTERNAL_ID":                   cfg.ExternalID,
+				"ALLOWED_ROLE_ARNS":             allowedRoles,
+				"ASSUME_ROLE_SECONDS":           strconv.Itoa(assumeRoleSeconds),
+				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
+			}),
+			statements: []awsiam.PolicyStatement{
+				assume,
+				// Find the record by build ARN or, after a fallback, by execution and index.
+				s.tableAccess("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"),
+			},
+		},
+	}
+	for _, spec := range specs {
+		spec.logLevel = cfg.LogLevel
+		fn, err := s.newFunction(spec, assetDir)
+		if err != nil {
+			return err
+		}
+		s.Functions[spec.name] = fn
+	}
+	return nil
+}
+
+// assumeTargetRoles allows sts:AssumeRole on the configured target roles only.
+func (s *Source) assumeTargetRoles(cfg *config.Config) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AssumeConfiguredTargetRoles"),
+		Actions:   jsii.Strings("sts:AssumeRole"),
+		Resources: jsii.Strings(cfg.TargetRoleARNs()...),
+	})
+}
+
+// tableAccess allows actions on the token table, and on its index when they include
+// Query: nothing else.
+func (s *Source) tableAccess(actions ...string) awsiam.PolicyStatement {
+	resources := []*string{s.Table.TableArn()}
+	if slices.Contains(actions, "dynamodb:Query") {
+		resources = append(resources, jsii.String(*s.Table.TableArn()+"/index/"+IndexName))
+	}
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("TokenTable"),
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	})
+}
+
+// sendTask allows task-token calls against the crossbuild state machine. The Service
+// Authorization Reference lists stateMachine as the resource type of SendTaskSuccess,
+// SendTaskFailure and SendTaskHeartbeat (the token itself names the execution).
+func sendTask(stateMachineARN string, actions ...string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("CompleteCrossbuildTasks"),
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(stateMachineARN),
+	})
+}
+
+func (s *Source) newFunction(spec functionSpec, assetDir string) (awslambda.Function, error) {
+	if size := environmentSize(spec.env); size > maxEnvironmentSize {
+		return nil, fmt.Errorf("%s function: its environment is %d bytes, over Lambda's %d; shorten %s, %s or %s",
+			spec.name, size, maxEnvironmentSize, config.KeyEnvMapping, config.KeyConstantEnv, config.KeyExternalID)
+	}
+	id := strings.ToUpper(spec.name[:1]) + spec.name[1:]
+	stack := s.Stack
+	logs := awslogs.NewLogGroup(stack, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+		Retention: awslogs.RetentionDays_ONE_MONTH,
+	})
+	// Explicit, stable role names: the target roles trust the starter's and the poller's
+	// role by ARN (aws:PrincipalArn), which the target stacks build from these names.
+	role := awsiam.NewRole(stack, jsii.String(id+"Role"), &awsiam.RoleProps{
+		RoleName:    jsii.String(spec.roleName),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String(spec.description),
+	})
+	logs.GrantWrite(role)
+	for _, st := range spec.statements {
+		role.AddToPolicy(st)
+	}
+	env := map[string]*string{}
+	for k, v := range spec.env {
+		env[k] = jsii.String(v)
+	}
+	props := &awslambda.FunctionProps{
+		FunctionName:  jsii.String("crossbuild-" + spec.name),
+		Description:   jsii.String(spec.description),
+		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:  awslambda.Architecture_ARM_64(),
+		Handler:       jsii.String("bootstrap"),
+		Code:          awslambda.Code_FromAsset(jsii.String(filepath.Join(assetDir, spec.name)), nil),
+		Role:          role,
+		Timeout:       spec.timeout,
+		MemorySize:    jsii.Number(spec.memoryMB),
+		Environment:   &env,
+		Tracing:       awslambda.Tracing_ACTIVE,
+		LoggingFormat: awslambda.LoggingFormat_JSON,
+		// Lambda passes these to the function as AWS_LAMBDA_LOG_FORMAT/AWS_LAMBDA_LOG_LEVEL.
+		ApplicationLogLevelV2: applicationLogLevel(spec.logLevel),
+		SystemLogLevelV2:      awslambda.SystemLogLevel_INFO,
+		LogGroup:              logs,
+	}
+	if spec.deadLetters != nil {
+		props.DeadLetterQueue = spec.deadLetters
+		props.RetryAttempts = jsii.Number(2)
+	}
+	fn := awslambda.NewFunction(stack, jsii.String(id), props)
+	suppressXRay(role, "the function's active tracing")
+	return fn, nil
+}
+
+func applicationLogLevel(level string) awslambda.ApplicationLogLevel {
+	switch level {
+	case "DEBUG":
+		return awslambda.ApplicationLogLevel_DEBUG
+	case "WARN":
+		return awslambda.ApplicationLogLevel_WARN
+	case "ERROR":
+		return awslambda.ApplicationLogLevel_ERROR
+	default:
+		return awslambda.ApplicationLogLevel_INFO
+	}
+}
+
+// newEventBus creates the bus the target accounts forward CodeBuild events to. Its policy
+// admits PutEvents of aws.codebuild events only, from the configured target accounts or,
+// when an Organization is configured, from any account of it.
+func newEventBus(stack awscdk.Stack, cfg *config.Config) awsevents.EventBus {
+	bus := awsevents.NewEventBus(stack, jsii.String("EventBus"), &awsevents.EventBusProps{
+		EventBusName: jsii.String(config.EventBusName),
+		Description:  jsii.String("crossbuild: CodeBuild state and phase changes forwarded from the target accounts"),
+	})
+	conditions := map[string]any{
+		"StringEquals": map[string]any{
+			"events:source":      []string{CodeBuildSource},
+			"events:detail-type": []string{DetailStateChange, DetailPhaseChange},
+		},
+	}
+	var principals []awsiam.IPrincipal
+	if cfg.OrganizationID != "" {
+		principals = []awsiam.IPrincipal{awsiam.NewStarPrincipal()}
+		conditions["StringEquals"].(map[string]any)["aws:PrincipalOrgID"] = cfg.OrganizationID
+	} else {
+		for _, a := range cfg.TargetAccounts() {
+			principals = append(principals, awsiam.NewAccountPrincipal(jsii.String(a)))
+		}
+	}
+	bus.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CodeBuildEventsFromTargets"),
+		Principals: &principals,
+		Actions:    jsii.Strings("events:PutEvents"),
+		Resources:  &[]*string{bus.EventBusArn()},
+		Conditions: &conditions,
+	}))
+	// Replay: every forwarded event is kept, so lost callbacks can be re-driven.
+	bus.Archive(jsii.String("Archive"), &awsevents.BaseArchiveProps{
+		Description:  jsii.String("crossbuild: CodeBuild events received from the target accounts"),
+		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(CodeBuildSource)},
+		Retention:    awscdk.Duration_Days(jsii.Number(30)),
+	})
+	return bus
+}
+
+// CallbackPattern is the callback rule's event pattern: state and phase changes of the
+// configured projects in the configured accounts and Regions. Detail.$or keeps phase
+// changes (which have no build-status) while limiting state changes to known statuses.
+func CallbackPattern(cfg *config.Config) *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(CodeBuildSource),
+		DetailType: jsii.Strings(DetailStateChange, DetailPhaseChange),
+		Account:    jsii.Strings(cfg.TargetAccounts()...),
+		Region:     jsii.Strings(cfg.TargetRegions()...),
+		Detail: &map[string]any{
+			"project-name": cfg.ProjectNames(),
+			"$or": []any{
+				map[string]any{"build-status": BuildStatuses},
+				map[string]any{"completed-phase": []any{map[string]any{"exists": true}}},
+			},
+		},
+	}
+}
+
+func (s *Source) addCallbackRule(cfg *config.Config) {
+	rule := awsevents.NewRule(s.Stack, jsii.String("CallbackRule"), &awsevents.RuleProps{
+		EventBus:     s.Bus,
+		Description:  jsii.String("crossbuild: deliver CodeBuild state and phase changes to the callback function"),
+		EventPattern: CallbackPattern(cfg),
+	})
+	rule.AddTarget(awseventstargets.NewLambdaFunction(s.Functions["callback"], &awseventstargets.LambdaFunctionProps{
+		// Retries cover Lambda throttling or outages. Past two hours the default heartbeat
+		// fallback has long switched the task to polling, so older events only go to the DLQ.
+		RetryAttempts:   jsii.Number(30),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		DeadLetterQueue: s.DeadLetters,
+	}))
+}
+
+func (s *Source) newStateMachine(definition string) awsstepfunctions.StateMachine {
+	logs := awslogs.NewLogGroup(s.Stack, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
+		// The /aws/vendedlogs/ prefix keeps CloudWatch Logs resource policies small.
+		LogGroupName: jsii.String("/aws/vendedlogs/states/" + config.StateMachineName + "-" + *s.Stack.Region()),
+		Retention:    awslogs.RetentionDays_ONE_MONTH,
+		// The name is fixed, so a retained group would block a later redeployment.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	sm := awsstepfunctions.NewStateMachine(s.Stack, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
+		StateMachineName: jsii.String(config.StateMachineName),
+		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
+		DefinitionBody:   awsstepfunctions.DefinitionBody_FromString(jsii.String(definition)),
+		TracingEnabled:   jsii.Bool(true),
+		Logs: &awsstepfunctions.LogOptions{
+			Destination: logs,
+			Level:       awsstepfunctions.LogLevel_ALL,
+			// Inputs and outputs carry target values that become build variables.
+			IncludeExecutionData: jsii.Bool(false),
+		},
+	})
+	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("InvokeCrossbuildFunctions"),
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: &[]*string{s.Functions["starter"].FunctionArn(), s.Functions["poller"].FunctionArn()},
+	}))
+	suppressStateMachineWildcards(sm.Role())
+	return sm
+}
+
+func merge(maps ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// environmentSize approximates Lambda's measure (keys and values of all variables); the
+// table name is still a token here, shorter than the real name, hence the margin below.
+func environmentSize(env map[string]string) int {
+	n := 0
+	for k, v := range env {
+		n += len(k) + len(v)
+	}
+	return n + 64
+}

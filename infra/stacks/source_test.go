@@ -1,0 +1,751 @@
+package stacks
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/crossbuild/crossbuild/infra/config"
+	"github.com/crossbuild/crossbuild/infra/internal/cfn"
+	"github.com/crossbuild/crossbuild/infra/statemachine"
+)
+
+// refs renders references as "<logicalId>" or "<logicalId>.<attribute>", and the
+// partition as "aws", so rendered ARNs can be compared as strings.
+func refs(id, attr string) string {
+	switch {
+	case id == "AWS::Partition":
+		return "aws"
+	case attr == "":
+		return id
+	default:
+		return id + "." + attr
+	}
+}
+
+func render(t *testing.T, v any) string {
+	t.Helper()
+	s, err := cfn.Render(v, refs)
+	if err != nil {
+		t.Fatalf("render %v: %v", v, err)
+	}
+	return s
+}
+
+// renderAll renders a string-or-list CloudFormation value (Resource, Principal.AWS, ...).
+func renderAll(t *testing.T, v any) []string {
+	t.Helper()
+	if list, ok := v.([]any); ok {
+		var out []string
+		for _, x := range list {
+			out = append(out, render(t, x))
+		}
+		return out
+	}
+	return []string{render(t, v)}
+}
+
+func strList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, s := range x {
+			out = append(out, s.(string))
+		}
+		return out
+	}
+	return nil
+}
+
+func TestMissingAssetsFailSynthesis(t *testing.T) {
+	check(t, func() {
+		app := awscdk.NewApp(nil)
+		empty := t.TempDir()
+		_, err := NewSourceStack(app, accountsApp.cfg, empty)
+		if err == nil {
+			t.Fatal("NewSourceStack succeeded without Lambda assets")
+		}
+		for _, fn := range Functions {
+			if want := filepath.Join(empty, fn, "bootstrap"); !strings.Contains(err.Error(), want) {
+				t.Errorf("error does not name %s: %v", want, err)
+			}
+		}
+		if !strings.Contains(err.Error(), "make build") {
+			t.Errorf("error does not say how to build the assets: %v", err)
+		}
+	})
+}
+
+func TestStackNamesAndEnvironments(t *testing.T) {
+	want := map[string][2]string{
+		"crossbuild-source":                        {srcAccount, srcRegion},
+		"crossbuild-target-222222222222-eu-west-1": {acctA, "eu-west-1"},
+		"crossbuild-target-222222222222-us-east-1": {acctA, "us-east-1"},
+		"crossbuild-target-333333333333-us-east-1": {acctB, "us-east-1"},
+	}
+	if len(accountsApp.stacks) != len(want) {
+		t.Fatalf("stacks = %v, want %v", keys(accountsApp.stacks), want)
+	}
+	for name, env := range want {
+		s, ok := accountsApp.stacks[name]
+		if !ok {
+			t.Fatalf("stack %s missing", name)
+		}
+		if *s.Account() != env[0] || *s.Region() != env[1] {
+			t.Errorf("%s env = %s/%s, want %s/%s", name, *s.Account(), *s.Region(), env[0], env[1])
+		}
+	}
+}
+
+func TestFunctions(t *testing.T) {
+	tpl := accountsApp.source()
+	for _, fn := range Functions {
+		check(t, func() {
+			tpl.HasResourceProperties(str("AWS::Lambda::Function"), &map[string]any{
+				"FunctionName":  "crossbuild-" + fn,
+				"Runtime":       "provided.al2023",
+				"Architectures": []any{"arm64"},
+				"Handler":       "bootstrap",
+				"TracingConfig": map[string]any{"Mode": "Active"},
+				"LoggingConfig": obj(map[string]any{
+					"LogFormat":           "JSON",
+					"ApplicationLogLevel": "INFO",
+					"LogGroup":            obj(map[string]any{"Ref": assertions.Match_AnyValue()}),
+				}),
+				"Timeout":    assertions.Match_AnyValue(),
+				"MemorySize": assertions.Match_AnyValue(),
+				"Role":       obj(map[string]any{"Fn::GetAtt": arrayWith(assertions.Match_StringLikeRegexp(str("^" + strings.ToUpper(fn[:1]) + fn[1:] + "Role")))}),
+			})
+		})
+	}
+	// Three function log groups and the state machine's, all with a retention.
+	check(t, func() {
+		tpl.ResourcePropertiesCountIs(str("AWS::Logs::LogGroup"), &map[string]any{"RetentionInDays": 30}, jsii.Number(4))
+	})
+}
+
+// referenceVariables reads the Configuration table of docs/reference.md: each variable the
+// stack must set (rows not "set by Lambda") → the functions it is for.
+func referenceVariables(t *testing.T) map[string][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "docs", "reference.md"))
+	if err != nil {
+		t.Fatalf("open docs/reference.md: %v", err)
+	}
+	defer f.Close()
+	name := regexp.MustCompile("`([A-Z][A-Z0-9_]+)`")
+	out := map[string][]string{}
+	inConfig := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "## ") {
+			inConfig = strings.TrimSpace(line) == "## Configuration"
+			continue
+		}
+		cols := strings.Split(line, "|")
+		if !inConfig || len(cols) < 5 || strings.TrimSpace(cols[3]) == "set by Lambda" {
+			continue
+		}
+		var fns []string
+		for _, f := range strings.Split(cols[2], ",") {
+			fns = append(fns, strings.TrimSpace(f))
+		}
+		if len(fns) == 1 && fns[0] == "all" {
+			fns = Functions
+		}
+		for _, m := range name.FindAllStringSubmatch(cols[1], -1) {
+			out[m[1]] = fns
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no variables found in the Configuration table of docs/reference.md")
+	}
+	return out
+}
+
+// TestEnvironmentMatchesReference: every function gets exactly the variables the
+// Configuration table of docs/reference.md lists for it, except those Lambda sets itself.
+func TestEnvironmentMatchesReference(t *testing.T) {
+	vars := referenceVariables(t)
+	tpl := accountsApp.json[config.SourceStackName]
+	tableID, _ := only(t, tpl, "AWS::DynamoDB::Table")
+	for _, fn := range Functions {
+		var want []string
+		for v, fns := range vars {
+			if slices.Contains(fns, fn) {
+				want = append(want, v)
+			}
+		}
+		slices.Sort(want)
+		env := functionEnv(t, tpl, "crossbuild-"+fn)
+		if got := keys(env); !slices.Equal(got, want) {
+			t.Errorf("%s environment = %v, want %v", fn, got, want)
+		}
+		if ref, _ := env["TABLE_NAME"].(map[string]any); ref["Ref"] != tableID {
+			t.Errorf("%s TABLE_NAME = %v, want Ref %s", fn, env["TABLE_NAME"], tableID)
+		}
+		if env["ALLOWED_ACCOUNTS"] != acctA+","+acctB || env["ALLOWED_REGIONS"] != "eu-west-1,us-east-1" {
+			t.Errorf("%s allow-list = %v / %v", fn, env["ALLOWED_ACCOUNTS"], env["ALLOWED_REGIONS"])
+		}
+	}
+	starter := functionEnv(t, tpl, "crossbuild-starter")
+	wantStarter := map[string]any{
+		"EXTERNAL_ID":                   externalID,
+		"ALLOWED_ROLE_ARNS":             "arn:aws:iam::*:role/crossbuild-target-role",
+		"ENV_MAPPING":                   `{"SampleValue1":"SAMPLE_VAR1","SampleValue2":"SAMPLE_VAR2"}`,
+		"CONSTANT_ENV":                  `{"HARDCODED_VAR1":"I am hardcoded"}`,
+		"DEFAULT_POLL_INTERVAL_SECONDS": "30",
+		"RECORD_TTL_HOURS":              "840",
+	}
+	for k, v := range wantStarter {
+		if starter[k] != v {
+			t.Errorf("starter %s = %v, want %v", k, starter[k], v)
+		}
+	}
+}
+
+func functionEnv(t *testing.T, tpl map[string]any, name string) map[string]any {
+	t.Helper()
+	for _, r := range resources(tpl, "AWS::Lambda::Function") {
+		p := r["Properties"].(map[string]any)
+		if p["FunctionName"] == name {
+			return p["Environment"].(map[string]any)["Variables"].(map[string]any)
+		}
+	}
+	t.Fatalf("function %s not found", name)
+	return nil
+}
+
+func TestTokenTable(t *testing.T) {
+	check(t, func() {
+		accountsApp.source().HasResourceProperties(str("AWS::DynamoDB::Table"), &map[string]any{
+			"KeySchema":                        []any{map[string]any{"AttributeName": "buildArn", "KeyType": "HASH"}},
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+			"SSESpecification":                 map[string]any{"SSEEnabled": true},
+			"TimeToLiveSpecification":          map[string]any{"AttributeName": "expiresAt", "Enabled": true},
+			"AttributeDefinitions": arrayWith(
+				map[string]any{"AttributeName": "executionArn", "AttributeType": "S"},
+				map[string]any{"AttributeName": "mapIndex", "AttributeType": "N"},
+			),
+			"GlobalSecondaryIndexes": []any{map[string]any{
+				"IndexName": "byExecution",
+				"KeySchema": []any{
+					map[string]any{"AttributeName": "executionArn", "KeyType": "HASH"},
+					map[string]any{"AttributeName": "mapIndex", "KeyType": "RANGE"},
+				},
+				"Projection": map[string]any{"ProjectionType": "ALL"},
+			}},
+		})
+	})
+}
+
+// definitionOf renders the state machine's DefinitionString (an Fn::Join around the
+// function ARNs) with placeholder ARNs and decodes it.
+func definitionOf(t *testing.T, a *testApp) (def map[string]any, starterARN, pollerARN string) {
+	t.Helper()
+	_, sm := only(t, a.json[config.SourceStackName], "AWS::StepFunctions::StateMachine")
+	resolve := cfn.Placeholders("aws", srcRegion, srcAccount)
+	text, err := cfn.Render(sm["DefinitionString"], resolve)
+	if err != nil {
+		t.Fatalf("render definition: %v", err)
+	}
+	if err := json.Unmarshal([]byte(text), &def); err != nil {
+		t.Fatalf("decode definition: %v\n%s", err, text)
+	}
+	src := a.stacks[config.SourceStackName]
+	starterARN = resolve(logicalID(src, a.d.Source.Functions["starter"]), "Arn")
+	pollerARN = resolve(logicalID(src, a.d.Source.Functions["poller"]), "Arn")
+	return def, starterARN, pollerARN
+}
+
+func TestStateMachine(t *testing.T) {
+	check(t, func() {
+		accountsApp.source().HasResourceProperties(str("AWS::StepFunctions::StateMachine"), &map[string]any{
+			"StateMachineName":     config.StateMachineName,
+			"StateMachineType":     "STANDARD",
+			"TracingConfiguration": map[string]any{"Enabled": true},
+			"LoggingConfiguration": obj(map[string]any{"Level": "ALL", "IncludeExecutionData": false}),
+		})
+	})
+	def, starterARN, pollerARN := definitionOf(t, accountsApp)
+	top := def["States"].(map[string]any)
+	m := top[statemachine.StateRunTargets].(map[string]any)
+	it := m["ItemProcessor"].(map[string]any)["States"].(map[string]any)
+
+	wait := it[statemachine.StateStartAndWait].(map[string]any)
+	params := wait["Parameters"].(map[string]any)
+	if wait["Resource"] != "arn:aws:states:::lambda:invoke.waitForTaskToken" || params["FunctionName"] != starterARN {
+		t.Errorf("event wait = %v / %v, want waitForTaskToken on %s", wait["Resource"], params["FunctionName"], starterARN)
+	}
+	if tok := params["Payload"].(map[string]any)["taskToken.$"]; tok != "$$.Task.Token" {
+		t.Errorf("taskToken.$ = %v", tok)
+	}
+	if wait["HeartbeatSecondsPath"] != "$.settings.heartbeatSeconds" || wait["TimeoutSecondsPath"] != "$.settings.timeoutSeconds" {
+		t.Errorf("heartbeat/timeout = %v / %v", wait["HeartbeatSecondsPath"], wait["TimeoutSecondsPath"])
+	}
+	fallback := wait["Catch"].([]any)[0].(map[string]any)
+	if !slices.Equal(strList(fallback["ErrorEquals"]), []string{"States.HeartbeatTimeout", "States.Timeout"}) || fallback["Next"] != statemachine.StateFallBack {
+		t.Errorf("fallback catch = %v", fallback)
+	}
+	var retried []string
+	for _, r := range wait["Retry"].([]any) {
+		retried = append(retried, strList(r.(map[string]any)["ErrorEquals"])...)
+	}
+	for _, e := range []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "BuildQuotaExceeded", "TransientError"} {
+		if !slices.Contains(retried, e) {
+			t.Errorf("event wait does not retry %s", e)
+		}
+	}
+	for _, e := range []string{"InvalidTarget", "TargetNotAllowed", "StartBuildFailed", "AssumeRoleFailed"} {
+		if slices.Contains(retried, e) {
+			t.Errorf("event wait retries %s", e)
+		}
+	}
+	if fn := it[statemachine.StatePollBuild].(map[string]any)["Parameters"].(map[string]any)["FunctionName"]; fn != pollerARN {
+		t.Errorf("poller FunctionName = %v, want %s", fn, pollerARN)
+	}
+	if fn := it[statemachine.StateStartForPolling].(map[string]any)["Parameters"].(map[string]any)["FunctionName"]; fn != starterARN {
+		t.Errorf("polling start FunctionName = %v, want %s", fn, starterARN)
+	}
+
+	// The context's defaults reach the definition.
+	if m["MaxConcurrencyPath"] != "$.maxConcurrency" {
+		t.Errorf("MaxConcurrencyPath = %v", m["MaxConcurrencyPath"])
+	}
+	topDefaults := top[statemachine.StatePrepareInput].(map[string]any)["Parameters"].(map[string]any)["defaults"].(map[string]any)
+	if topDefaults["maxConcurrency"] != float64(7) {
+		t.Errorf("default maxConcurrency = %v, want 7", topDefaults["maxConcurrency"])
+	}
+	defaults := m["ItemSelector"].(map[string]any)["defaults"].(map[string]any)
+	for k, v := range map[string]float64{"heartbeatSeconds": 900, "timeoutSeconds": 7200, "pollIntervalSeconds": 30} {
+		if defaults[k] != v {
+			t.Errorf("default %s = %v, want %v", k, defaults[k], v)
+		}
+	}
+}
+
+// TestStateMachineInvokesOnlyItsFunctions: the state machine's role may invoke the starter
+// and the poller, nothing else.
+func TestStateMachineInvokesOnlyItsFunctions(t *testing.T) {
+	src := accountsApp.stacks[config.SourceStackName]
+	want := []string{
+		logicalID(src, accountsApp.d.Source.Functions["starter"]) + ".Arn",
+		logicalID(src, accountsApp.d.Source.Functions["poller"]) + ".Arn",
+	}
+	var found bool
+	for _, st := range statements(t, accountsApp.json[config.SourceStackName]) {
+		if slices.Contains(st.actions, "lambda:InvokeFunction") {
+			found = true
+			if !slices.Equal(st.resources, want) {
+				t.Errorf("lambda:InvokeFunction on %v, want %v", st.resources, want)
+			}
+		}
+	}
+	if !found {
+		t.Error("no lambda:InvokeFunction statement")
+	}
+}
+
+// statement is one IAM policy statement of a template, with its resources rendered.
+type statement struct {
+	policy     string // logical id of the policy or role
+	metadata   map[string]any
+	actions    []string
+	resources  []string
+	principals []string
+	conditions map[string]any
+}
+
+// statements returns the identity-policy statements of a template: AWS::IAM::Policy
+// documents and roles' inline policies.
+func statements(t *testing.T, tpl map[string]any) []statement {
+	t.Helper()
+	var out []statement
+	add := func(id string, meta map[string]any, doc any) {
+		for _, raw := range doc.(map[string]any)["Statement"].([]any) {
+			st := raw.(map[string]any)
+			out = append(out, statement{policy: id, metadata: meta, actions: strList(st["Action"]), resources: renderAll(t, st["Resource"])})
+		}
+	}
+	for id, r := range resources(tpl, "AWS::IAM::Policy") {
+		meta, _ := r["Metadata"].(map[string]any)
+		add(id, meta, r["Properties"].(map[string]any)["PolicyDocument"])
+	}
+	for id, r := range resources(tpl, "AWS::IAM::Role") {
+		meta, _ := r["Metadata"].(map[string]any)
+		policies, _ := r["Properties"].(map[string]any)["Policies"].([]any)
+		for _, p := range policies {
+			add(id, meta, p.(map[string]any)["PolicyDocument"])
+		}
+	}
+	return out
+}
+
+// trustStatements returns the roles' trust statements by role name (or logical id).
+func trustStatements(t *testing.T, tpl map[string]any) map[string][]statement {
+	t.Helper()
+	out := map[string][]statement{}
+	for id, r := range resources(tpl, "AWS::IAM::Role") {
+		p := r["Properties"].(map[string]any)
+		name, _ := p["RoleName"].(string)
+		if name == "" {
+			name = id
+		}
+		for _, raw := range p["AssumeRolePolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := raw.(map[string]any)
+			var principals []string
+			switch pr := st["Principal"].(type) {
+			case string:
+				principals = []string{pr}
+			case map[string]any:
+				for kind, v := range pr {
+					for _, s := range renderAll(t, v) {
+						principals = append(principals, kind+":"+s)
+					}
+				}
+			}
+			cond, _ := st["Condition"].(map[string]any)
+			out[name] = append(out[name], statement{policy: id, actions: strList(st["Action"]), principals: principals, conditions: cond})
+		}
+	}
+	return out
+}
+
+// wildcardActions are the only actions allowed on Resource "*", each with a suppression
+// reason in nag.go: none of them supports resource-level permissions.
+var wildcardActions = []string{
+	"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+	"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+	"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+// TestNoUnexplainedWildcards: in every stack, no action is a wildcard, no sts:AssumeRole
+// applies to "*", and "*" resources carry only the actions above, on policies holding an
+// IAM5 suppression that names exactly Resource::*.
+func TestNoUnexplainedWildcards(t *testing.T) {
+	for _, a := range []*testApp{accountsApp, orgApp} {
+		for name, tpl := range a.json {
+			for _, st := range statements(t, tpl) {
+				for _, act := range st.actions {
+					if strings.Contains(act, "*") {
+						t.Errorf("%s/%s: wildcard action %s", name, st.policy, act)
+					}
+				}
+				if !slices.Contains(st.resources, "*") {
+					continue
+				}
+				if slices.Contains(st.actions, "sts:AssumeRole") {
+					t.Errorf("%s/%s: sts:AssumeRole on *", name, st.policy)
+				}
+				for _, act := range st.actions {
+					if !slices.Contains(wildcardActions, act) {
+						t.Errorf("%s/%s: %s on * (not in the explained list)", name, st.policy, act)
+					}
+				}
+				if !hasSuppression(st.metadata, "AwsSolutions-IAM5", "Resource::*") {
+					t.Errorf("%s/%s: Resource::* without an IAM5 suppression narrowed to it", name, st.policy)
+				}
+			}
+		}
+	}
+}
+
+func hasSuppression(meta map[string]any, id, appliesTo string) bool {
+	nag, _ := meta["cdk_nag"].(map[string]any)
+	rules, _ := nag["rules_to_suppress"].([]any)
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		if rule["id"] == id && slices.Contains(strList(rule["applies_to"]), appliesTo) {
+			return true
+		}
+	}
+	return false
+}
+
+// roleStatements returns the statements attached to a named role of the source stack.
+func roleStatements(t *testing.T, a *testApp, roleName string) []statement {
+	t.Helper()
+	tpl := a.json[config.SourceStackName]
+	var roleID string
+	for id, r := range resources(tpl, "AWS::IAM::Role") {
+		if r["Properties"].(map[string]any)["RoleName"] == roleName {
+			roleID = id
+		}
+	}
+	if roleID == "" {
+		t.Fatalf("role %s not found", roleName)
+	}
+	var out []statement
+	for id, r := range resources(tpl, "AWS::IAM::Policy") {
+		for _, role := range r["Properties"].(map[string]any)["Roles"].([]any) {
+			if role.(map[string]any)["Ref"] == roleID {
+				for _, st := range statements(t, map[string]any{"Resources": map[string]any{id: r}}) {
+					out = append(out, st)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestFunctionPermissions(t *testing.T) {
+	a := accountsApp
+	tableID, _ := only(t, a.json[config.SourceStackName], "AWS::DynamoDB::Table")
+	table := []string{tableID + ".Arn"}
+	tableAndIndex := []string{tableID + ".Arn", tableID + ".Arn/index/byExecution"}
+	targetRoles := []string{"arn:aws:iam::222222222222:role/crossbuild-target-role", "arn:aws:iam::333333333333:role/crossbuild-target-role"}
+	stateMachineARN := "arn:aws:states:eu-west-1:111111111111:stateMachine:" + config.StateMachineName
+
+	tests := []struct {
+		role     string
+		assumes  bool
+		sendTask []string
+		dynamodb []string
+		tableOn  []string
+	}{
+		{config.StarterRoleName, true, []string{"states:SendTaskSuccess", "states:SendTaskFailure"},
+			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
+		{config.PollerRoleName, true, nil,
+			[]string{"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"}, tableAndIndex},
+		{config.CallbackRoleName, false, []string{"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"},
+			[]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
+	}
+	for _, tt := range tests {
+		t.Run(tt.role, func(t *testing.T) {
+			var assumes, sends, table bool
+			for _, st := range roleStatements(t, a, tt.role) {
+				for _, act := range st.actions {
+					switch {
+					case act == "sts:AssumeRole":
+						assumes = true
+						if !slices.Equal(st.resources, targetRoles) {
+							t.Errorf("sts:AssumeRole on %v, want exactly %v", st.resources, targetRoles)
+						}
+					case strings.HasPrefix(act, "states:"):
+						sends = true
+						if !slices.Equal(st.resources, []string{stateMachineARN}) {
+							t.Errorf("%s on %v, want only %s", act, st.resources, stateMachineARN)
+						}
+					case strings.HasPrefix(act, "dynamodb:"):
+						table = true
+						if !slices.Equal(st.resources, tt.tableOn) {
+							t.Errorf("%s on %v, want %v", act, st.resources, tt.tableOn)
+						}
+					}
+				}
+				if strings.HasPrefix(firstOr(st.actions), "states:") && !slices.Equal(st.actions, tt.sendTask) {
+					t.Errorf("states actions = %v, want %v", st.actions, tt.sendTask)
+				}
+				if strings.HasPrefix(firstOr(st.actions), "dynamodb:") && !slices.Equal(st.actions, tt.dynamodb) {
+					t.Errorf("dynamodb actions = %v, want %v", st.actions, tt.dynamodb)
+				}
+			}
+			if assumes != tt.assumes || sends != (tt.sendTask != nil) || !table {
+				t.Errorf("assumes=%v sends=%v table=%v, want %v %v true", assumes, sends, table, tt.assumes, tt.sendTask != nil)
+			}
+		})
+	}
+	// The state machine the ARN above names is the one in the stack.
+	check(t, func() {
+		a.source().HasResourceProperties(str("AWS::StepFunctions::StateMachine"), &map[string]any{"StateMachineName": config.StateMachineName})
+	})
+}
+
+func firstOr(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	return ss[0]
+}
+
+func TestEventBusPolicy(t *testing.T) {
+	tests := []struct {
+		name           string
+		app            *testApp
+		wantPrincipals []string
+		wantOrg        string
+	}{
+		{"accounts", accountsApp, []string{"AWS:arn:aws:iam::222222222222:root", "AWS:arn:aws:iam::333333333333:root"}, ""},
+		{"organization", orgApp, []string{"AWS:*"}, orgID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tpl := tt.app.json[config.SourceStackName]
+			busID, bus := only(t, tpl, "AWS::Events::EventBus")
+			if bus["Name"] != config.EventBusName {
+				t.Errorf("bus name = %v", bus["Name"])
+			}
+			_, pol := only(t, tpl, "AWS::Events::EventBusPolicy")
+			st := pol["Statement"].(map[string]any)
+			var principals []string
+			switch pr := st["Principal"].(type) {
+			case string:
+				principals = []string{"AWS:" + pr}
+			case map[string]any:
+				for _, s := range renderAll(t, pr["AWS"]) {
+					principals = append(principals, "AWS:"+s)
+				}
+			}
+			slices.Sort(principals)
+			if !slices.Equal(principals, tt.wantPrincipals) {
+				t.Errorf("principals = %v, want %v", principals, tt.wantPrincipals)
+			}
+			if st["Effect"] != "Allow" || st["Action"] != "events:PutEvents" || render(t, st["Resource"]) != busID+".Arn" {
+				t.Errorf("statement = %v", st)
+			}
+			eq := st["Condition"].(map[string]any)["StringEquals"].(map[string]any)
+			if !slices.Equal(strList(eq["events:source"]), []string{"aws.codebuild"}) {
+				t.Errorf("events:source condition = %v", eq["events:source"])
+			}
+			if got, _ := eq["aws:PrincipalOrgID"].(string); got != tt.wantOrg {
+				t.Errorf("aws:PrincipalOrgID = %q, want %q", got, tt.wantOrg)
+			}
+		})
+	}
+}
+
+func TestArchive(t *testing.T) {
+	tpl := accountsApp.json[config.SourceStackName]
+	busID, _ := only(t, tpl, "AWS::Events::EventBus")
+	check(t, func() {
+		accountsApp.source().HasResourceProperties(str("AWS::Events::Archive"), &map[string]any{
+			"SourceArn":     map[string]any{"Fn::GetAtt": []any{busID, "Arn"}},
+			"EventPattern":  map[string]any{"source": []any{"aws.codebuild"}},
+			"RetentionDays": 30,
+		})
+	})
+}
+
+func TestCallbackRule(t *testing.T) {
+	a := accountsApp
+	tpl := a.json[config.SourceStackName]
+	src := a.stacks[config.SourceStackName]
+	busID, _ := only(t, tpl, "AWS::Events::EventBus")
+	_, rule := only(t, tpl, "AWS::Events::Rule")
+	if ref, _ := rule["EventBusName"].(map[string]any); ref["Ref"] != busID {
+		t.Errorf("rule is on %v, want the crossbuild bus", rule["EventBusName"])
+	}
+	pattern := rule["EventPattern"].(map[string]any)
+	if !slices.Equal(strList(pattern["source"]), []string{"aws.codebuild"}) ||
+		!slices.Equal(strList(pattern["detail-type"]), []string{DetailStateChange, DetailPhaseChange}) {
+		t.Errorf("pattern = %v", pattern)
+	}
+	detail := pattern["detail"].(map[string]any)
+	if got := strList(detail["project-name"]); !slices.Equal(got, a.cfg.ProjectNames()) {
+		t.Errorf("project-name = %v, want %v", got, a.cfg.ProjectNames())
+	}
+	statuses := strList(detail["$or"].([]any)[0].(map[string]any)["build-status"])
+	for _, s := range []string{"SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT", "IN_PROGRESS"} {
+		if !slices.Contains(statuses, s) {
+			t.Errorf("build-status lacks %s: %v", s, statuses)
+		}
+	}
+	if !reflect.DeepEqual(detail["$or"].([]any)[1], map[string]any{"completed-phase": []any{map[string]any{"exists": true}}}) {
+		t.Errorf("phase changes are not matched: %v", detail["$or"])
+	}
+	if got := strList(pattern["account"]); !slices.Equal(got, []string{acctA, acctB}) {
+		t.Errorf("account = %v", got)
+	}
+
+	targets := rule["Targets"].([]any)
+	if len(targets) != 1 {
+		t.Fatalf("targets = %v", targets)
+	}
+	target := targets[0].(map[string]any)
+	dlqID := logicalID(src, a.d.Source.DeadLetters)
+	callbackID := logicalID(src, a.d.Source.Functions["callback"])
+	if render(t, target["Arn"]) != callbackID+".Arn" || render(t, target["DeadLetterConfig"].(map[string]any)["Arn"]) != dlqID+".Arn" {
+		t.Errorf("target = %v", target)
+	}
+	retry := target["RetryPolicy"].(map[string]any)
+	if retry["MaximumRetryAttempts"].(float64) < 1 || retry["MaximumEventAgeInSeconds"].(float64) < 60 {
+		t.Errorf("retry policy = %v", retry)
+	}
+	// Failed asynchronous invocations of the callback land in the same queue.
+	check(t, func() {
+		a.source().HasResourceProperties(str("AWS::Lambda::Function"), &map[string]any{
+			"FunctionName":     "crossbuild-callback",
+			"DeadLetterConfig": map[string]any{"TargetArn": map[string]any{"Fn::GetAtt": []any{dlqID, "Arn"}}},
+		})
+	})
+}
+
+// TestDeadLetterQueues: every queue of every stack is encrypted and refuses plain HTTP.
+func TestDeadLetterQueues(t *testing.T) {
+	for name, tpl := range accountsApp.json {
+		queues := resources(tpl, "AWS::SQS::Queue")
+		if len(queues) == 0 {
+			t.Errorf("%s has no dead-letter queue", name)
+		}
+		for id, q := range queues {
+			if q["Properties"].(map[string]any)["SqsManagedSseEnabled"] != true {
+				t.Errorf("%s/%s is not encrypted", name, id)
+			}
+			var tls bool
+			for _, p := range resources(tpl, "AWS::SQS::QueuePolicy") {
+				props := p["Properties"].(map[string]any)
+				if render(t, props["Queues"].([]any)[0]) != id {
+					continue
+				}
+				for _, raw := range props["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+					st := raw.(map[string]any)
+					if st["Effect"] == "Deny" && reflect.DeepEqual(st["Condition"], map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}}) {
+						tls = true
+					}
+				}
+			}
+			if !tls {
+				t.Errorf("%s/%s does not enforce SSL", name, id)
+			}
+		}
+	}
+}
+
+func TestAlarms(t *testing.T) {
+	tpl := accountsApp.source()
+	for _, m := range []struct{ namespace, metric string }{
+		{"AWS/States", "ExecutionsFailed"},
+		{"AWS/States", "ExecutionsTimedOut"},
+		{"AWS/SQS", "ApproximateNumberOfMessagesVisible"},
+	} {
+		check(t, func() {
+			tpl.HasResourceProperties(str("AWS::CloudWatch::Alarm"), &map[string]any{
+				"Namespace": m.namespace, "MetricName": m.metric, "Threshold": 1,
+				"AlarmActions": []any{topicARN},
+			})
+		})
+	}
+	check(t, func() {
+		tpl.ResourcePropertiesCountIs(str("AWS::CloudWatch::Alarm"), &map[string]any{
+			"Namespace": "AWS/Lambda", "MetricName": "Errors", "AlarmActions": []any{topicARN},
+		}, jsii.Number(float64(len(Functions))))
+	})
+	// Without a topic the alarms have no actions.
+	check(t, func() {
+		orgApp.source().AllResourcesProperties(str("AWS::CloudWatch::Alarm"), &map[string]any{"AlarmActions": assertions.Match_Absent()})
+	})
+}
+
+func keys[V any](m map[string]V) []string {
+	return slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+}
