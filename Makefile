@@ -12,6 +12,12 @@ GO_TEST_FLAGS ?= -count=1
 FUZZTIME    ?= 5s
 
 export CROSSBUILD_NPM_BIN := $(abspath $(NPM_BIN))
+# jsii runs the CDK in Node; quiet its banners about the Node version and deprecations.
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_DEPRECATED := quiet
+CDK         := $(abspath $(NPM_BIN))/cdk
+CDK_FLAGS   := --no-notices --no-version-reporting
 
 .PHONY: help
 help: ## list the targets
@@ -42,19 +48,36 @@ lint: ## gofmt and go vet
 	go vet ./...
 
 .PHONY: test
-test: tools lint build ## run every test (unit, wire, dynalite, fuzz seeds, CDK assertions, synth)
+test: tools lint build ## run every test (unit, wire, dynalite, fuzz seeds, local runtime, CDK assertions, synth)
 	go test $(GO_TEST_FLAGS) -race ./internal/... ./functions/...
+	go test $(GO_TEST_FLAGS) -timeout 15m ./local/...
 	$(MAKE) fuzz-short
-	@if [ -d infra ]; then $(MAKE) test-infra; fi
+	$(MAKE) test-infra
 
 .PHONY: test-infra
-test-infra: tools build
+test-infra: tools build ## CDK assertion tests, cdk-nag, cdk synth and asl-validator
 	go test $(GO_TEST_FLAGS) -timeout 20m ./infra/...
+
+.PHONY: synth
+synth: tools build ## synthesize every stack into cdk.out with the pinned CDK CLI (no credentials needed)
+	cd infra && $(CDK) synth --strict --quiet $(CDK_FLAGS) --output $(abspath cdk.out)
+
+.PHONY: deploy-source
+deploy-source: tools build ## deploy the source stack: make deploy-source PROFILE=<source profile>
+	@test -n "$(PROFILE)" || { echo "set PROFILE to the source account's AWS CLI profile"; exit 2; }
+	cd infra && $(CDK) deploy crossbuild-source --profile $(PROFILE) $(CDK_FLAGS)
+
+.PHONY: deploy-target
+deploy-target: tools build ## deploy one target stack: make deploy-target STACK=crossbuild-target-<account>-<region> PROFILE=<profile>
+	@test -n "$(STACK)" -a -n "$(PROFILE)" || { echo "set STACK and PROFILE"; exit 2; }
+	cd infra && $(CDK) deploy $(STACK) --profile $(PROFILE) $(CDK_FLAGS)
 
 .PHONY: fuzz-short
 fuzz-short: ## run each fuzz target briefly
 	go test -run '^$$' -fuzz '^FuzzParseTarget$$' -fuzztime $(FUZZTIME) ./internal/target
 	go test -run '^$$' -fuzz '^FuzzHandleEvent$$' -fuzztime $(FUZZTIME) ./functions/callback
+	go test -run '^$$' -fuzz '^FuzzCompileMatch$$' -fuzztime $(FUZZTIME) ./local/eventpattern
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./local/asl
 
 .PHONY: bench
 bench: ## run the hot-path benchmarks
@@ -62,4 +85,4 @@ bench: ## run the hot-path benchmarks
 
 .PHONY: clean
 clean: ## remove build outputs
-	rm -rf $(DIST) infra/cdk.out
+	rm -rf $(DIST) cdk.out infra/cdk.out

@@ -88,6 +88,11 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Des
 	tracing.Annotate(ctx, tracing.KeyAccount, t.Account)
 	tracing.Annotate(ctx, tracing.KeyProject, t.Project)
 	tracing.Annotate(ctx, tracing.KeyRegion, t.Region)
+	if limit := h.RecordTTL; t.TimeoutSeconds > 0 && time.Duration(t.TimeoutSeconds)*time.Second >= limit {
+		// The record must outlive the task, or a late completion finds nothing.
+		return contract.Descriptor{}, &failure.InvalidTarget{Index: index, Field: "timeoutSeconds",
+			Rule: fmt.Sprintf("must be less than the token record lifetime of %d seconds", int(limit.Seconds()))}
+	}
 	if err := h.Allow.Check(t); err != nil {
 		log.Warn("target not allowed", logging.KeyError, err.Error())
 		return contract.Descriptor{}, err

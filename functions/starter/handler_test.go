@@ -218,6 +218,7 @@ func TestHandleRejectsBeforeAnyCall(t *testing.T) {
 		{"missing-map-index", "InvalidTarget", "mapIndex"},
 		{"unknown-field", "InvalidTarget", "starter request"},
 		{"map-index-string", "InvalidTarget", "starter request"},
+		{"timeout-beyond-record", "InvalidTarget", "timeoutSeconds"},
 	}
 	reqs := requests(t)
 	for _, tc := range cases {
