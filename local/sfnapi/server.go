@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/crossbuild/crossbuild/local/localaws"
 	"io"
 	"net/http"
 	"regexp"
@@ -179,6 +180,10 @@ var accountID = regexp.MustCompile(`^[0-9]{12}$`)
 // 12-digit account id (so AWS_ACCESS_KEY_ID=222222222222 acts as that
 // account), and the default account otherwise.
 func (h *Handler) callerOf(r *http.Request) caller {
+	// Behind localaws.Router the caller is resolved from its credentials.
+	if lc, ok := localaws.CallerFrom(r.Context()); ok {
+		return caller{region: lc.Region, account: lc.Account}
+	}
 	c := caller{region: h.defaultRegion, account: h.defaultAccount}
 	m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization"))
 	if m == nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/crossbuild/crossbuild/local/asl"
+	"github.com/crossbuild/crossbuild/local/localaws"
 )
 
 const roleArn = "arn:aws:iam::222222222222:role/crossbuild-states"
@@ -573,5 +574,16 @@ func TestNames(t *testing.T) {
 		if validName(name) != want {
 			t.Errorf("validName(%q) = %v", name, !want)
 		}
+	}
+}
+
+// Behind the router, the account comes from the caller's credentials.
+func TestCallerFromRouter(t *testing.T) {
+	h := New(asl.New(asl.Options{}), Options{})
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r = r.WithContext(localaws.WithCaller(r.Context(), localaws.Caller{
+		Principal: localaws.Principal{Account: "111111111111"}, Region: "eu-west-1", Service: "states"}))
+	if got := h.callerOf(r); got.account != "111111111111" || got.region != "eu-west-1" {
+		t.Fatalf("caller = %+v", got)
 	}
 }
