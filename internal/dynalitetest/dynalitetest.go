@@ -7,31 +7,22 @@
 package dynalitetest
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/crossbuild/crossbuild/local/dynalite"
 )
 
 // EnvNpmBin names the folder holding the npm tools' executables.
-const EnvNpmBin = "CROSSBUILD_NPM_BIN"
+const EnvNpmBin = dynalite.EnvNpmBin
 
 const (
-	startTimeout = 10 * time.Second // until dynalite answers ListTables
 	tableTimeout = 10 * time.Second // until a created table is ACTIVE
-	stopTimeout  = 5 * time.Second  // until the killed process group is reaped
 	startTries   = 3                // a free port can be taken by someone else before use
 	pollInterval = 50 * time.Millisecond
 )
@@ -56,10 +47,10 @@ func StartEndpoint(t testing.TB) string {
 	}
 	var lastErr error
 	for range startTries {
-		srv, err := start(bin)
+		srv, err := dynalite.Start(bin, nil)
 		if err == nil {
-			t.Cleanup(srv.stop)
-			return srv.endpoint
+			t.Cleanup(srv.Stop)
+			return srv.Endpoint
 		}
 		lastErr = err
 	}
@@ -111,136 +102,4 @@ func indexesActive(td *types.TableDescription) bool {
 }
 
 // Binary returns the path of the dynalite executable.
-func Binary() (string, error) {
-	dir := os.Getenv(EnvNpmBin)
-	if dir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(root, "tools", "npm", "node_modules", ".bin")
-	}
-	bin := filepath.Join(dir, "dynalite")
-	info, err := os.Stat(bin)
-	if err != nil {
-		return "", fmt.Errorf("no dynalite executable: %w", err)
-	}
-	if info.IsDir() || info.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%s is not an executable file", bin)
-	}
-	return bin, nil
-}
-
-// moduleRoot walks up from the working directory (a test's package folder) to go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// server is one running dynalite process.
-type server struct {
-	endpoint string
-	pid      int    // also the process group id
-	stop     func() // kills the whole process group (node may start children) and reaps it
-}
-
-// start runs one dynalite process and waits until it serves requests.
-func start(bin string) (*server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin,
-		"--host", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	setProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait() // the exit status of a killed emulator says nothing
-		close(exited)
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			killProcessGroup(cmd)
-			select {
-			case <-exited:
-			case <-time.After(stopTimeout):
-			}
-		})
-	}
-
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitReady(NewClient(endpoint), exited); err != nil {
-		stop()
-		return nil, fmt.Errorf("%w; output: %s", err, out.String())
-	}
-	return &server{endpoint: endpoint, pid: cmd.Process.Pid, stop: stop}, nil
-}
-
-func waitReady(client *dynamodb.Client, exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	var lastErr error
-	for {
-		callCtx, callCancel := context.WithTimeout(ctx, time.Second)
-		_, err := client.ListTables(callCtx, &dynamodb.ListTablesInput{})
-		callCancel()
-		if err == nil {
-			return nil
-		}
-		lastErr = err
-		select {
-		case <-exited:
-			return errors.New("dynalite exited before it was ready")
-		case <-ctx.Done():
-			return fmt.Errorf("dynalite not ready after %s: %w", startTimeout, lastErr)
-		case <-time.After(pollInterval):
-		}
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects the emulator's output for error messages; exec writes to it from
-// its own goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func Binary() (string, error) { return dynalite.Binary() }

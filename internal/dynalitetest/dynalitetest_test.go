@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crossbuild/crossbuild/local/dynalite"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,7 +53,7 @@ func TestBinary(t *testing.T) {
 	notExe := t.TempDir()
 	writeFile(t, filepath.Join(notExe, "dynalite"), 0o644)
 
-	root, err := moduleRoot()
+	root, err := dynalite.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package dynalitetest
+package dynalite
 
 import "os/exec"
 

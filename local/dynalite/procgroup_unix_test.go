@@ -1,6 +1,6 @@
 //go:build unix
 
-package dynalitetest
+package dynalite
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
@@ -20,23 +22,24 @@ func TestStopKillsProcessGroupAndFreesPort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dynalite: %v; run `make tools`", err)
 	}
-	srv, err := start(bin)
+	srv, err := Start(bin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.stop) // no-op after the explicit stop below, a safety net before it
-	client := NewClient(srv.endpoint)
+	t.Cleanup(srv.Stop) // no-op after the explicit stop below, a safety net before it
+	client := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.Endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""), RetryMaxAttempts: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := client.ListTables(ctx, &dynamodb.ListTablesInput{}); err != nil {
 		t.Fatalf("list tables while running: %v", err)
 	}
 
-	srv.stop()
-	srv.stop() // a second stop must be harmless
+	srv.Stop()
+	srv.Stop() // a second stop must be harmless
 
-	if err := syscall.Kill(-srv.pid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("process group %d still exists after stop (signal 0: %v)", srv.pid, err)
+	if err := syscall.Kill(-srv.PID, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("process group %d still exists after stop (signal 0: %v)", srv.PID, err)
 	}
 	callCtx, callCancel := context.WithTimeout(ctx, time.Second)
 	defer callCancel()
