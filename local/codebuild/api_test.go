@@ -1,7 +1,10 @@
 package codebuild
 
 import (
+	"context"
 	"encoding/json"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -50,5 +53,28 @@ func TestDispatchErrors(t *testing.T) {
 				t.Errorf("__type %q, want %q", body.Type, c.Code)
 			}
 		})
+	}
+}
+
+func TestBuildsListsEveryAccount(t *testing.T) {
+	w := newWorld(t, Options{})
+	if got := len(w.svc.Builds()); got != 0 {
+		t.Fatalf("a new service lists %d builds", got)
+	}
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		out, err := w.starter().StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String(sampleProject)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.Build.Id))
+	}
+	for _, id := range ids {
+		w.wait(t, id)
+	}
+	got := w.svc.Builds()
+	if len(got) != 2 || got[0].Number != 1 || got[1].Number != 2 || got[0].Status != "SUCCEEDED" {
+		t.Fatalf("Builds() = %+v", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"sync"
 	"time"
 )
@@ -249,4 +250,22 @@ func (s *Service) Close() error {
 		}
 	}
 	return err
+}
+
+// Builds lists every build of every account, oldest first: what a watcher (the demo, a
+// test) follows without knowing build ids in advance.
+func (s *Service) Builds() []BuildInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]BuildInfo, 0, len(s.builds))
+	for _, b := range s.builds {
+		out = append(out, b.info())
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Start.Equal(out[j].Start) {
+			return out[i].Start.Before(out[j].Start)
+		}
+		return out[i].ARN < out[j].ARN
+	})
+	return out
 }

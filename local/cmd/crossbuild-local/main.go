@@ -1,0 +1,97 @@
+// Command crossbuild-local deploys the synthesized crossbuild app into local stand-ins for
+// AWS and runs one execution of its state machine end to end: the real state machine
+// definition, the real Lambda binaries, builds that really run. No AWS account, credentials
+// or network is needed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/crossbuild/crossbuild/local/demo"
+	"github.com/crossbuild/crossbuild/local/dynalite"
+	"github.com/crossbuild/crossbuild/local/lambda"
+	"github.com/crossbuild/crossbuild/local/world"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "crossbuild-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		assembly   = flag.String("assembly", "cdk.out", "the synthesized cloud assembly")
+		functions  = flag.String("functions", "dist/local", "host builds of the functions: <dir>/<name>/bootstrap")
+		logs       = flag.String("logs", "", "folder for every stand-in's and function's log (default .logs/demo-<time>)")
+		rie        = flag.String("rie", "", "the Lambda Runtime Interface Emulator binary (default: built into dist/local/bin)")
+		inputFile  = flag.String("input", "", "a file with the execution input (default: the walkthrough input, three targets)")
+		phaseDelay = flag.Duration("phase-delay", 500*time.Millisecond, "how long each build phase lasts")
+		timeout    = flag.Duration("timeout", 10*time.Minute, "how long the execution may run")
+		expect     = flag.String("expect", "SUCCEEDED", "the execution status that counts as success (or ANY)")
+	)
+	flag.Parse()
+
+	input := ""
+	if *inputFile != "" {
+		raw, err := os.ReadFile(*inputFile)
+		if err != nil {
+			return fmt.Errorf("input: %w", err)
+		}
+		input = string(raw)
+	}
+	if *logs == "" {
+		*logs = filepath.Join(".logs", "demo-"+time.Now().UTC().Format("20060102-150405"))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *rie == "" {
+		dir, err := filepath.Abs(filepath.Join(*functions, "bin"))
+		if err != nil {
+			return err
+		}
+		if *rie, err = lambda.BuildRIE(ctx, dir); err != nil {
+			return fmt.Errorf("build the Lambda Runtime Interface Emulator: %w", err)
+		}
+	}
+	dyn, err := dynalite.Binary()
+	if err != nil {
+		return fmt.Errorf("%w (run `make tools`)", err)
+	}
+	fmt.Printf("logs: %s\n", *logs)
+	w, err := world.Start(ctx, world.Options{
+		Assembly: *assembly, Functions: *functions, RIEBinary: *rie, Dynalite: dyn,
+		LogDir: *logs, PhaseDelay: *phaseDelay,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := w.Close(); cerr != nil {
+			fmt.Fprintln(os.Stderr, "crossbuild-local: stopping:", cerr)
+		}
+	}()
+	fmt.Printf("local AWS on %s: stacks %v\n", w.Endpoint, w.StacksByName())
+
+	res, err := demo.Run(ctx, w, demo.Options{Input: input, Timeout: *timeout}, os.Stdout)
+	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return errors.New("interrupted; everything was stopped")
+		}
+		return err
+	}
+	if *expect != "ANY" && res.Status != *expect {
+		return fmt.Errorf("the execution ended %s, expected %s (logs in %s)", res.Status, *expect, *logs)
+	}
+	return nil
+}

@@ -1,0 +1,230 @@
+// Package demo runs one execution of the crossbuild state machine in a local world and
+// narrates it: a live line per target, the execution's output, and the environment each
+// build printed.
+package demo
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/crossbuild/crossbuild/local/codebuild"
+	"github.com/crossbuild/crossbuild/local/world"
+)
+
+// DefaultInput is the original walkthrough's input extended to three targets: two target
+// accounts, two Regions, one target with extra environment values.
+const DefaultInput = `{
+  "crossAccountTargetRoleArns": [
+    {"arn": "arn:aws:iam::222222222222:role/crossbuild-target-role", "region": "eu-west-1",
+     "codeBuildProject": "sample-codebuild-project", "SampleValue1": "Value1", "SampleValue2": "Value2"},
+    {"arn": "arn:aws:iam::333333333333:role/crossbuild-target-role", "region": "us-east-1",
+     "codeBuildProject": "sample-codebuild-project", "SampleValue1": "Value1", "SampleValue2": "Value2"},
+    {"arn": "arn:aws:iam::222222222222:role/crossbuild-target-role", "region": "eu-west-1",
+     "codeBuildProject": "sample-codebuild-project", "SampleValue1": "Value1",
+     "DEPLOY_ENV": "staging", "RELEASE": "2026.11.26"}
+  ]
+}`
+
+// Options of one run.
+type Options struct {
+	StateMachine string        // name; default "crossbuild"
+	Input        string        // execution input; default DefaultInput
+	Name         string        // execution name; default generated
+	Timeout      time.Duration // for the whole execution; default 10 minutes
+	Poll         time.Duration // how often progress is read; default 200 ms
+}
+
+// Result is how the execution ended.
+type Result struct {
+	ExecutionARN string
+	Status       string // SUCCEEDED, FAILED, ...
+	Output       json.RawMessage
+	Error, Cause string
+	Builds       []codebuild.BuildInfo
+}
+
+// Run starts the execution and narrates it to out until it ends.
+func Run(ctx context.Context, w *world.World, opts Options, out io.Writer) (Result, error) {
+	if opts.StateMachine == "" {
+		opts.StateMachine = "crossbuild"
+	}
+	if opts.Input == "" {
+		opts.Input = DefaultInput
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Minute
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 200 * time.Millisecond
+	}
+	if opts.Name == "" {
+		opts.Name = "demo-" + time.Now().UTC().Format("20060102-150405")
+	}
+	arn, ok := w.StateMachines[opts.StateMachine]
+	if !ok {
+		return Result{}, fmt.Errorf("no state machine named %q in the assembly", opts.StateMachine)
+	}
+	account, region := arnAccountRegion(arn)
+	client := sfn.NewFromConfig(w.Operator(account, region))
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+
+	started, err := client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(arn), Name: aws.String(opts.Name), Input: aws.String(opts.Input),
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("start execution: %w", err)
+	}
+	execARN := aws.ToString(started.ExecutionArn)
+	fmt.Fprintf(out, "execution %s\n", execARN)
+
+	seen := map[string]string{} // build ARN -> last status line printed
+	var desc *sfn.DescribeExecutionOutput
+	ticker := time.NewTicker(opts.Poll)
+	defer ticker.Stop()
+	for {
+		printProgress(out, w, execARN, seen)
+		desc, err = client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(execARN)})
+		if err != nil {
+			return Result{}, fmt.Errorf("describe execution: %w", err)
+		}
+		if desc.Status != sfntypes.ExecutionStatusRunning {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			_, _ = client.StopExecution(context.WithoutCancel(ctx), &sfn.StopExecutionInput{
+				ExecutionArn: aws.String(execARN), Error: aws.String("Demo.Timeout"), Cause: aws.String("the demo's time ran out")})
+			return Result{}, fmt.Errorf("execution still running after %s; stopped it", opts.Timeout)
+		case <-ticker.C:
+		}
+	}
+	printProgress(out, w, execARN, seen)
+
+	res := Result{ExecutionARN: execARN, Status: string(desc.Status), Error: aws.ToString(desc.Error), Cause: aws.ToString(desc.Cause)}
+	if desc.Output != nil {
+		res.Output = json.RawMessage(aws.ToString(desc.Output))
+	}
+	res.Builds = buildsOf(w, execARN)
+	printResults(out, res)
+	return res, nil
+}
+
+// buildsOf finds the builds an execution started: the starter passes the execution ARN
+// to every build as a correlation variable.
+func buildsOf(w *world.World, execARN string) []codebuild.BuildInfo {
+	var out []codebuild.BuildInfo
+	for _, b := range w.CodeBuild.Builds() {
+		if envValue(b, "CROSSBUILD_EXECUTION_ARN") == execARN {
+			out = append(out, b)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return envValue(out[i], "CROSSBUILD_MAP_INDEX") < envValue(out[j], "CROSSBUILD_MAP_INDEX") })
+	return out
+}
+
+func envValue(b codebuild.BuildInfo, name string) string {
+	for _, e := range b.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+func printProgress(out io.Writer, w *world.World, execARN string, seen map[string]string) {
+	for _, b := range buildsOf(w, execARN) {
+		state := b.Status
+		if b.Status == "IN_PROGRESS" && (b.CurrentPhase == "SUBMITTED" || b.CurrentPhase == "QUEUED") {
+			state = "QUEUED"
+		}
+		if seen[b.ARN] == state {
+			continue
+		}
+		prev := seen[b.ARN]
+		seen[b.ARN] = state
+		arrow := state
+		if prev != "" {
+			arrow = prev + " -> " + state
+		}
+		fmt.Fprintf(out, "  target %s  %s %-9s %-26s %s\n", envValue(b, "CROSSBUILD_MAP_INDEX"), b.Account, b.Region, b.Project, arrow)
+	}
+}
+
+type targetResult struct {
+	MapIndex        *int   `json:"mapIndex"`
+	Account         string `json:"account"`
+	Region          string `json:"region"`
+	Project         string `json:"project"`
+	BuildID         string `json:"buildId"`
+	Status          string `json:"status"`
+	CompletedBy     string `json:"completedBy"`
+	DurationSeconds int64  `json:"durationSeconds"`
+	Error           string `json:"error"`
+	Cause           string `json:"cause"`
+}
+
+func printResults(out io.Writer, res Result) {
+	fmt.Fprintf(out, "\nexecution %s\n", res.Status)
+	if res.Error != "" {
+		fmt.Fprintf(out, "  error: %s\n  cause: %s\n", res.Error, res.Cause)
+	}
+	var body struct {
+		Results []targetResult `json:"results"`
+	}
+	if len(res.Output) > 0 && json.Unmarshal(res.Output, &body) == nil {
+		for i, r := range body.Results {
+			how := r.CompletedBy
+			if how == "" {
+				how = "-"
+			}
+			fmt.Fprintf(out, "  result %d  %s %s %s  %-9s completed by %-5s in %ds %s\n",
+				i, r.Account, r.Region, r.BuildID, r.Status, how, r.DurationSeconds, r.Error)
+		}
+		var pretty strings.Builder
+		enc := json.NewEncoder(&pretty)
+		enc.SetIndent("", "  ")
+		var v any
+		_ = json.Unmarshal(res.Output, &v)
+		_ = enc.Encode(v)
+		fmt.Fprintf(out, "\noutput:\n%s", pretty.String())
+	}
+	for _, b := range res.Builds {
+		fmt.Fprintf(out, "\nbuild %s (%s %s) %s, env_vars.txt:\n", b.ID, b.Account, b.Region, b.Status)
+		f, err := os.Open(filepath.Join(b.WorkDir, "env_vars.txt"))
+		if err != nil {
+			fmt.Fprintf(out, "  (none: %v)\n", err)
+			continue
+		}
+		lines := []string{}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		f.Close()
+		sort.Strings(lines)
+		for _, l := range lines {
+			fmt.Fprintf(out, "  %s\n", l)
+		}
+	}
+}
+
+func arnAccountRegion(arn string) (account, region string) {
+	p := strings.SplitN(arn, ":", 6)
+	if len(p) < 5 {
+		return "", ""
+	}
+	return p[4], p[3]
+}

@@ -1,0 +1,282 @@
+// Package world "deploys" a synthesized CDK app (its cloud assembly) into local stand-ins
+// for AWS: one endpoint on 127.0.0.1 serving STS, Lambda, DynamoDB, Step Functions,
+// EventBridge and CodeBuild for every account and Region the templates name, with the real
+// state machine definition and the real Lambda binaries.
+package world
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/crossbuild/crossbuild/local/asl"
+	"github.com/crossbuild/crossbuild/local/cfn"
+	"github.com/crossbuild/crossbuild/local/codebuild"
+	"github.com/crossbuild/crossbuild/local/dynalite"
+	"github.com/crossbuild/crossbuild/local/eventbridge"
+	"github.com/crossbuild/crossbuild/local/lambda"
+	"github.com/crossbuild/crossbuild/local/localaws"
+	"github.com/crossbuild/crossbuild/local/sfnapi"
+	"github.com/crossbuild/crossbuild/local/sts"
+)
+
+// Options configure a world.
+type Options struct {
+	Assembly string // the cloud assembly folder (cdk.out)
+	// Functions holds the host-architecture builds: <Functions>/<name>/bootstrap, where name
+	// is the function's name without FunctionPrefix.
+	Functions      string
+	FunctionPrefix string // default "crossbuild-"
+	RIEBinary      string // the Lambda Runtime Interface Emulator
+	Dynalite       string // the dynalite executable
+	LogDir         string // every stand-in's and function's log goes here
+	WorkDir        string // build folders; default a temporary folder
+
+	// TimeScale speeds up the state machine's clock (Waits, heartbeats, timeouts); 1 or 0 is
+	// real time. Tests use it; the demo runs in real time.
+	TimeScale float64
+	// PhaseDelay is how long each CodeBuild phase lasts.
+	PhaseDelay time.Duration
+	// EventRetryBackoff overrides EventBridge's retry backoff (tests make it tiny).
+	EventRetryBackoff func(attempt int) time.Duration
+	// DropEvent, when set, drops matching events on the way (the "events stop arriving"
+	// scenario).
+	DropEvent func(event json.RawMessage) bool
+	// Concurrency of each function (execution environments); default 3.
+	Concurrency int
+}
+
+// World is a running set of stand-ins with the assembly deployed into them.
+type World struct {
+	Endpoint  string
+	IDs       *localaws.Identities
+	STS       *sts.Service
+	Lambda    *lambda.Service
+	Events    *eventbridge.Service
+	CodeBuild *codebuild.Service
+	Engine    *asl.Engine
+	SFN       *sfnapi.Handler
+	Stacks    []*cfn.Stack
+
+	// StateMachines maps a state machine's name to its ARN.
+	StateMachines map[string]string
+
+	log       *slog.Logger
+	logFile   *os.File
+	server    *http.Server
+	dynamo    *dynalite.Server
+	workDir   string
+	ownWork   bool
+	operators map[string]aws.CredentialsProvider // by account
+
+	closeOnce sync.Once
+}
+
+// Start starts every stand-in and deploys the assembly. On error everything started so far
+// is stopped again.
+func Start(ctx context.Context, opts Options) (w *World, err error) {
+	if opts.FunctionPrefix == "" {
+		opts.FunctionPrefix = "crossbuild-"
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 3
+	}
+	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
+		return nil, fmt.Errorf("log folder: %w", err)
+	}
+	w = &World{IDs: localaws.NewIdentities(), StateMachines: map[string]string{}, operators: map[string]aws.CredentialsProvider{}}
+	defer func() {
+		if err != nil {
+			_ = w.Close()
+			w = nil
+		}
+	}()
+	if w.logFile, err = os.Create(filepath.Join(opts.LogDir, "runtime.log")); err != nil {
+		return nil, err
+	}
+	w.log = slog.New(slog.NewJSONHandler(w.logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	w.workDir = opts.WorkDir
+	if w.workDir == "" {
+		if w.workDir, err = os.MkdirTemp("", "crossbuild-local-"); err != nil {
+			return nil, err
+		}
+		w.ownWork = true
+	}
+
+	if w.Stacks, err = cfn.LoadAssembly(opts.Assembly); err != nil {
+		return nil, err
+	}
+
+	// One listener for every service, bound to loopback, on a port chosen free.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	w.Endpoint = "http://" + ln.Addr().String()
+	router := localaws.NewRouter(w.IDs)
+	w.server = &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = w.server.Serve(ln) }()
+
+	// DynamoDB: dynalite behind the router, one for the whole world.
+	dynLog, err := os.Create(filepath.Join(opts.LogDir, "dynalite.log"))
+	if err != nil {
+		return nil, err
+	}
+	if w.dynamo, err = dynalite.Start(opts.Dynalite, dynLog); err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	target, _ := url.Parse(w.dynamo.Endpoint)
+	router.Handle("dynamodb", httputil.NewSingleHostReverseProxy(target))
+
+	w.STS = sts.New(w.IDs)
+	w.STS.Logger = w.log.With("service", "sts")
+	router.Handle("sts", w.STS)
+
+	w.Lambda = lambda.New(lambda.Options{RIEBinary: opts.RIEBinary, LogDir: opts.LogDir, Logger: w.log.With("service", "lambda")})
+	router.Handle("lambda", w.Lambda)
+
+	evOpts := eventbridge.Options{
+		Evaluator:    policyEvaluator{},
+		Lambda:       w.Lambda,
+		RetryBackoff: opts.EventRetryBackoff,
+		Drop:         opts.DropEvent,
+		ArchiveDir:   filepath.Join(opts.LogDir, "archives"),
+		Logger:       w.log.With("service", "events"),
+	}
+	w.Events = eventbridge.New(evOpts)
+	router.Handle("events", w.Events)
+
+	w.CodeBuild = codebuild.New(w.Events, codebuild.Options{
+		WorkDir: w.workDir, LogDir: filepath.Join(opts.LogDir, "builds"), PhaseDelay: opts.PhaseDelay,
+		Logger: w.log.With("service", "codebuild"),
+	})
+	router.Handle("codebuild", w.CodeBuild)
+
+	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{w.Lambda}, TimeScale: opts.TimeScale})
+	w.SFN = sfnapi.New(w.Engine, sfnapi.Options{})
+	router.Handle("states", w.SFN)
+
+	d := &deployer{w: w, opts: opts}
+	if err := d.deploy(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Operator returns an SDK configuration for an administrator of an account in a Region,
+// as a person driving the world (the demo, a test, the AWS CLI) would use it.
+func (w *World) Operator(account, region string) aws.Config {
+	creds, ok := w.operators[account]
+	if !ok {
+		c := w.IDs.LongTerm(localaws.Principal{
+			Account: account,
+			ARN:     fmt.Sprintf("arn:aws:iam::%s:role/operator", account),
+			RoleARN: fmt.Sprintf("arn:aws:iam::%s:role/operator", account),
+		})
+		creds = credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")
+		w.operators[account] = creds
+	}
+	return aws.Config{Region: region, BaseEndpoint: aws.String(w.Endpoint), Credentials: creds}
+}
+
+// Close stops everything: executions, builds, functions, dynalite, the listener; it removes
+// the work folder it made. Logs stay.
+func (w *World) Close() error {
+	var errs []error
+	w.closeOnce.Do(func() {
+		if w.Engine != nil {
+			w.Engine.Close()
+		}
+		if w.Events != nil {
+			errs = append(errs, w.Events.Close())
+		}
+		if w.CodeBuild != nil {
+			errs = append(errs, w.CodeBuild.Close())
+		}
+		if w.Lambda != nil {
+			errs = append(errs, w.Lambda.Close())
+		}
+		if w.dynamo != nil {
+			w.dynamo.Stop()
+		}
+		if w.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			errs = append(errs, w.server.Shutdown(ctx))
+			cancel()
+		}
+		if w.ownWork && w.workDir != "" {
+			errs = append(errs, os.RemoveAll(w.workDir))
+		}
+		if w.logFile != nil {
+			errs = append(errs, w.logFile.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// StacksByName lists the deployed stacks.
+func (w *World) StacksByName() []string {
+	names := make([]string, 0, len(w.Stacks))
+	for _, s := range w.Stacks {
+		names = append(names, s.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// lambdaInvoker runs the state machine's Lambda tasks on the Lambda stand-in.
+type lambdaInvoker struct{ svc *lambda.Service }
+
+func (l lambdaInvoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.RawMessage, error) {
+	if req.FunctionName == "" {
+		return nil, &asl.TaskError{Name: asl.ErrorTaskFailed, Cause: "resource " + req.Resource + " is not a Lambda function"}
+	}
+	payload := []byte(req.Payload)
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if req.InvocationType == "Event" {
+		go func() { _ = l.svc.InvokeAsync(context.WithoutCancel(ctx), req.FunctionName, payload) }()
+		return json.RawMessage(`null`), nil
+	}
+	out, fnErr, err := l.svc.Invoke(ctx, req.FunctionName, payload)
+	var nf *lambda.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return nil, &asl.TaskError{Name: "Lambda.ResourceNotFoundException", Cause: err.Error()}
+	case err != nil:
+		return nil, &asl.TaskError{Name: "Lambda.ServiceException", Cause: err.Error()}
+	case fnErr != nil:
+		return nil, &asl.FunctionError{Type: fnErr.Type, Message: fnErr.Message, Payload: out}
+	}
+	return out, nil
+}
+
+// discard is an io.Writer for logs nobody reads.
+var _ io.Writer = io.Discard
+
+// accountOf returns the account of an ARN.
+func accountOf(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[4]
+}
