@@ -39,16 +39,35 @@ $(DIST)/%/bootstrap: FORCE
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) go build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $@ ./functions/$*
 	@ls -l $@ | awk '{printf "  %s %d bytes\n", $$9, $$5}'
 
+# The same functions built for this machine, for the local runtime (make demo, end-to-end
+# tests); the deployed assets above stay linux/arm64.
+LOCAL_DIST := $(DIST)/local
+
+.PHONY: build-local
+build-local: $(addprefix $(LOCAL_DIST)/,$(addsuffix /bootstrap,$(FUNCTIONS))) ## build the functions for this machine (local runtime)
+
+$(LOCAL_DIST)/%/bootstrap: FORCE
+	@mkdir -p $(dir $@)
+	CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -o $@ ./functions/$*
+
 .PHONY: FORCE
 FORCE:
+
+.PHONY: demo
+demo: tools build build-local synth ## run the whole system end to end on local stand-ins for AWS (INPUT=file for your own input)
+	go run ./local/cmd/crossbuild-local -assembly cdk.out -functions $(LOCAL_DIST) $(if $(INPUT),-input $(INPUT))
 
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 
+# The end-to-end scenarios deploy the synthesized app into the local runtime.
+export CROSSBUILD_ASSEMBLY := $(abspath cdk.out)
+export CROSSBUILD_LOCAL_FUNCTIONS := $(abspath $(LOCAL_DIST))
+
 .PHONY: test
-test: tools lint build ## run every test (unit, wire, dynalite, fuzz seeds, local runtime, CDK assertions, synth)
+test: tools lint build build-local synth ## run every test (unit, wire, dynalite, fuzz seeds, local runtime, CDK assertions, synth)
 	go test $(GO_TEST_FLAGS) -race ./internal/... ./functions/...
 	go test $(GO_TEST_FLAGS) -timeout 15m ./local/...
 	$(MAKE) test-infra

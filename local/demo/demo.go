@@ -131,7 +131,9 @@ func buildsOf(w *world.World, execARN string) []codebuild.BuildInfo {
 			out = append(out, b)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return envValue(out[i], "CROSSBUILD_MAP_INDEX") < envValue(out[j], "CROSSBUILD_MAP_INDEX") })
+	sort.SliceStable(out, func(i, j int) bool {
+		return envValue(out[i], "CROSSBUILD_MAP_INDEX") < envValue(out[j], "CROSSBUILD_MAP_INDEX")
+	})
 	return out
 }
 
