@@ -3,54 +3,36 @@
 package main
 
 import (
-	"context"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/crossbuild/crossbuild/internal/assume"
-	"github.com/crossbuild/crossbuild/internal/logging"
+	"github.com/crossbuild/crossbuild/internal/coldstart"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 func main() {
-	log := logging.New()
 	cfg, err := loadConfig(os.LookupEnv)
-	if err != nil {
-		log.Error("invalid configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		log.Error("load AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	tp, err := tracing.Setup(ctx, "crossbuild-poller")
-	if err != nil {
-		log.Error("tracing setup", "error", err.Error())
-		os.Exit(1)
-	}
-	tracing.InstrumentSDK(&awsCfg)
+	env := coldstart.Setup("poller", err)
 
 	h := &Handler{
 		Allow: cfg.Allow,
-		Roles: assume.NewRoles(sts.NewFromConfig(awsCfg), cfg.ExternalID, cfg.SessionDuration),
+		Roles: assume.NewRoles(sts.NewFromConfig(env.AWS), cfg.ExternalID, cfg.SessionDuration),
 		CodeBuild: func(region string, creds aws.CredentialsProvider) CodeBuildAPI {
-			return codebuild.NewFromConfig(awsCfg, func(o *codebuild.Options) {
+			return codebuild.NewFromConfig(env.AWS, func(o *codebuild.Options) {
 				o.Region = region
 				o.Credentials = creds
 			})
 		},
-		Store:               tokenstore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table),
-		Log:                 log,
+		Store:               tokenstore.New(dynamodb.NewFromConfig(env.AWS), cfg.Table),
+		Log:                 env.Log,
 		DefaultPollInterval: cfg.DefaultPollInterval,
 	}
-	lambda.Start(tracing.Wrap(tp, "poller", h.Handle))
+	lambda.Start(tracing.Wrap(env.Tracing, "poller", h.Handle))
 }

@@ -3,21 +3,19 @@
 package main
 
 import (
-	"context"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/crossbuild/crossbuild/internal/assume"
+	"github.com/crossbuild/crossbuild/internal/coldstart"
 	"github.com/crossbuild/crossbuild/internal/completion"
-	"github.com/crossbuild/crossbuild/internal/logging"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
@@ -25,44 +23,28 @@ import (
 )
 
 func main() {
-	log := logging.New()
 	cfg, err := loadConfig(os.LookupEnv)
-	if err != nil {
-		log.Error("invalid configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	ctx := context.Background()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		log.Error("load AWS configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	tp, err := tracing.Setup(ctx, "crossbuild-starter")
-	if err != nil {
-		log.Error("tracing setup", "error", err.Error())
-		os.Exit(1)
-	}
-	tracing.InstrumentSDK(&awsCfg)
+	env := coldstart.Setup("starter", err)
 
-	store := tokenstore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	store := tokenstore.New(dynamodb.NewFromConfig(env.AWS), cfg.Table)
 	h := &Handler{
 		Parser: target.Parser{Mapping: cfg.Mapping, ReservedPrefix: cfg.CorrelationPrefix},
 		Allow:  cfg.Allow,
-		Roles:  assume.NewRoles(sts.NewFromConfig(awsCfg), cfg.ExternalID, cfg.SessionDuration),
+		Roles:  assume.NewRoles(sts.NewFromConfig(env.AWS), cfg.ExternalID, cfg.SessionDuration),
 		CodeBuild: func(region string, creds aws.CredentialsProvider) CodeBuildAPI {
-			return codebuild.NewFromConfig(awsCfg, func(o *codebuild.Options) {
+			return codebuild.NewFromConfig(env.AWS, func(o *codebuild.Options) {
 				o.Region = region
 				o.Credentials = creds
 			})
 		},
 		Store: store,
-		Finisher: &completion.Completer{SFN: sfn.NewFromConfig(awsCfg), Store: store, Log: log,
+		Finisher: &completion.Completer{SFN: sfn.NewFromConfig(env.AWS), Store: store, Log: env.Log,
 			Metrics: metrics.New(os.Stdout, "starter")},
-		Log:                 log,
+		Log:                 env.Log,
 		CorrelationPrefix:   cfg.CorrelationPrefix,
 		DefaultPollInterval: cfg.DefaultPollInterval,
 		RecordTTL:           cfg.RecordTTL,
 		Now:                 time.Now,
 	}
-	lambda.Start(tracing.Wrap(tp, "starter", h.Handle))
+	lambda.Start(tracing.Wrap(env.Tracing, "starter", h.Handle))
 }
