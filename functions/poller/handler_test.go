@@ -24,6 +24,7 @@ import (
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
+	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 const (
@@ -201,7 +202,7 @@ func TestHandleErrors(t *testing.T) {
 			h := newHandler(t, store, srv.URL)
 			h.Roles = staticRoles{err: tc.rolesErr}
 			_, err := h.Handle(context.Background(), json.RawMessage(tc.request))
-			if got := lambdaErrorType(err); got != tc.errName {
+			if got := tracing.ErrorType(err); got != tc.errName {
 				t.Fatalf("error %v (%s), want %s", err, got, tc.errName)
 			}
 			if len(store.completed) != 0 {
@@ -209,17 +210,6 @@ func TestHandleErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func lambdaErrorType(err error) string {
-	if err == nil {
-		return ""
-	}
-	ty := reflect.TypeOf(err)
-	if ty.Kind() == reflect.Pointer {
-		ty = ty.Elem()
-	}
-	return ty.Name()
 }
 
 type captureSFN struct{ output, errName, cause string }

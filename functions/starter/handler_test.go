@@ -22,6 +22,7 @@ import (
 	"github.com/crossbuild/crossbuild/internal/outcome"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
+	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 const (
@@ -225,7 +226,7 @@ func TestHandleRejectsBeforeAnyCall(t *testing.T) {
 		t.Run(tc.request, func(t *testing.T) {
 			f := newFixture(t, io.Discard)
 			_, err := f.h.Handle(context.Background(), reqs[tc.request])
-			if got := lambdaErrorType(err); got != tc.errType {
+			if got := tracing.ErrorType(err); got != tc.errType {
 				t.Fatalf("error type %q (%v), want %q", got, err, tc.errType)
 			}
 			if !strings.Contains(err.Error(), tc.field) {
@@ -238,22 +239,10 @@ func TestHandleRejectsBeforeAnyCall(t *testing.T) {
 	}
 	f := newFixture(t, io.Discard)
 	for _, raw := range []string{``, `null`, `[]`, `{"target": 5}`, `{}{}`} {
-		if _, err := f.h.Handle(context.Background(), json.RawMessage(raw)); lambdaErrorType(err) != "InvalidTarget" {
+		if _, err := f.h.Handle(context.Background(), json.RawMessage(raw)); tracing.ErrorType(err) != "InvalidTarget" {
 			t.Errorf("payload %q: %v", raw, err)
 		}
 	}
-}
-
-// lambdaErrorType is the name aws-lambda-go reports for err: its unwrapped type's name.
-func lambdaErrorType(err error) string {
-	if err == nil {
-		return ""
-	}
-	ty := reflect.TypeOf(err)
-	if ty.Kind() == reflect.Pointer {
-		ty = ty.Elem()
-	}
-	return ty.Name()
 }
 
 func TestHandleClassifiesFailures(t *testing.T) {
@@ -276,7 +265,7 @@ func TestHandleClassifiesFailures(t *testing.T) {
 			f := newFixture(t, io.Discard)
 			f.roles.err, f.cb.err, f.store.createErr = tc.rolesErr, tc.cbErr, tc.storeErr
 			_, err := f.h.Handle(context.Background(), reqs["event"])
-			if got := lambdaErrorType(err); got != tc.errType {
+			if got := tracing.ErrorType(err); got != tc.errType {
 				t.Fatalf("error type %q (%v), want %q", got, err, tc.errType)
 			}
 		})
@@ -301,7 +290,7 @@ func TestHandleRetriedInvocation(t *testing.T) {
 			f := newFixture(t, io.Discard)
 			f.store.createErr = &tokenstore.ExistsError{Existing: tc.existing}
 			_, err := f.h.Handle(context.Background(), reqs["event"])
-			if got := lambdaErrorType(err); got != tc.wantErr {
+			if got := tracing.ErrorType(err); got != tc.wantErr {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
 			if got := len(f.store.refreshed) == 1; got != tc.wantRefresh {

@@ -24,7 +24,7 @@ func TestRuntimeInvoke(t *testing.T) {
 	if err := json.Unmarshal(out, &d); err != nil || d.BuildARN != testBuildARN || d.Completion != "poll" {
 		t.Fatalf("output %s (%v)", out, err)
 	}
-	if _, err := h.Invoke(context.Background(), requests(t)["invalid-target"]); lambdaErrorType(err) != "InvalidTarget" {
+	if _, err := h.Invoke(context.Background(), requests(t)["invalid-target"]); tracing.ErrorType(err) != "InvalidTarget" {
 		t.Fatalf("error through the runtime: %T %v", err, err)
 	}
 }
