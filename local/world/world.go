@@ -60,6 +60,11 @@ type Options struct {
 	DropEvent func(event json.RawMessage) bool
 	// Concurrency of each function (execution environments); default 3.
 	Concurrency int
+	// Mutate, when set, edits the templates after the assembly is loaded and before
+	// anything is deployed: how a test gives one resource a variant the app does not
+	// synthesize (a failing buildspec, a trust policy that refuses the starter). An error
+	// stops Start. The demo never sets it.
+	Mutate func(stacks []*cfn.Stack) error
 }
 
 // World is a running set of stand-ins with the assembly deployed into them.
@@ -90,7 +95,7 @@ type World struct {
 
 // Start starts every stand-in and deploys the assembly. On error everything started so far
 // is stopped again.
-func Start(ctx context.Context, opts Options) (w *World, err error) {
+func Start(ctx context.Context, opts Options) (_ *World, err error) {
 	if opts.FunctionPrefix == "" {
 		opts.FunctionPrefix = "crossbuild-"
 	}
@@ -100,11 +105,11 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
 		return nil, fmt.Errorf("log folder: %w", err)
 	}
-	w = &World{IDs: localaws.NewIdentities(), StateMachines: map[string]string{}, operators: map[string]aws.CredentialsProvider{}}
+	// w is not the named result: `return nil, err` must not clear it before the cleanup.
+	w := &World{IDs: localaws.NewIdentities(), StateMachines: map[string]string{}, operators: map[string]aws.CredentialsProvider{}}
 	defer func() {
 		if err != nil {
 			_ = w.Close()
-			w = nil
 		}
 	}()
 	if w.logFile, err = os.Create(filepath.Join(opts.LogDir, "runtime.log")); err != nil {
@@ -122,6 +127,11 @@ func Start(ctx context.Context, opts Options) (w *World, err error) {
 
 	if w.Stacks, err = cfn.LoadAssembly(opts.Assembly); err != nil {
 		return nil, err
+	}
+	if opts.Mutate != nil {
+		if err := opts.Mutate(w.Stacks); err != nil {
+			return nil, fmt.Errorf("mutate the templates: %w", err)
+		}
 	}
 
 	// One listener for every service, bound to loopback, on a port chosen free.

@@ -1,0 +1,10 @@
+// Package e2e holds the end-to-end scenarios of the local runtime: each test deploys the
+// synthesized app (cdk.out) into a local world, runs the real state machine with the real
+// Lambda binaries, and asserts the execution's output, how each target completed and the
+// execution history, as an operator would read them through the AWS SDK.
+//
+// The scenarios need what `make test` prepares: host builds of the functions, the
+// synthesized assembly and the npm tools (CROSSBUILD_LOCAL_FUNCTIONS, CROSSBUILD_ASSEMBLY,
+// CROSSBUILD_NPM_BIN). Without them the tests skip, except under CI, where they fail.
+// Each world logs to its test's artifact folder; `go test -artifacts` keeps the logs.
+package e2e
