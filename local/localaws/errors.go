@@ -10,6 +10,9 @@ import (
 func WriteJSONError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", code)
+	if w.Header().Get("X-Amzn-Requestid") == "" {
+		w.Header().Set("X-Amzn-Requestid", randomID(16))
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
 }
@@ -36,7 +39,10 @@ func WriteQueryError(w http.ResponseWriter, status int, code, message string) {
 	if status >= 500 {
 		kind = "Receiver"
 	}
+	// The SDK reports the request id from the header; AWS always sends one.
+	id := randomID(16)
+	w.Header().Set("X-Amzn-Requestid", id)
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
-	_ = xml.NewEncoder(w).Encode(resp{Error: errBody{Type: kind, Code: code, Message: message}, RequestID: randomID(8)})
+	_ = xml.NewEncoder(w).Encode(resp{Error: errBody{Type: kind, Code: code, Message: message}, RequestID: id})
 }

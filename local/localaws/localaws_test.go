@@ -82,3 +82,19 @@ func TestRouterWithSDK(t *testing.T) {
 		t.Fatalf("unknown key: %v", err)
 	}
 }
+
+func TestErrorsCarryARequestID(t *testing.T) {
+	for name, write := range map[string]func(http.ResponseWriter){
+		"json":  func(w http.ResponseWriter) { WriteJSONError(w, 400, "ValidationException", "bad") },
+		"query": func(w http.ResponseWriter) { WriteQueryError(w, 403, "AccessDenied", "no") },
+	} {
+		rec := httptest.NewRecorder()
+		write(rec)
+		if id := rec.Header().Get("X-Amzn-Requestid"); len(id) != 32 {
+			t.Errorf("%s: request id %q", name, id)
+		}
+		if name == "query" && !strings.Contains(rec.Body.String(), rec.Header().Get("X-Amzn-Requestid")) {
+			t.Errorf("query body lacks the request id: %s", rec.Body.String())
+		}
+	}
+}
