@@ -116,6 +116,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 
 	log = log.With(logging.KeyExecutionARN, rec.ExecutionARN, logging.KeyMapIndex, rec.MapIndex)
 	tracing.Annotate(ctx, tracing.KeyExecutionARN, rec.ExecutionARN)
+	tracing.Link(ctx, rec.TraceID) // from the execution's trace to every event of its build
 	if rec.Account != b.Account || rec.Region != b.Region || rec.Project != b.Project {
 		h.Metrics.Count(metrics.EventRejected)
 		log.Warn("event contradicts the record", "recordAccount", rec.Account, "recordRegion", rec.Region)
@@ -141,7 +142,6 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		}
 		return &failure.TransientError{Op: "claim token record " + b.ARN, Err: err}
 	}
-	tracing.Link(ctx, claimed.TraceID)
 	return h.Finisher.Finish(ctx, claimed, b, outcome.ByEvent)
 }
 

@@ -119,7 +119,38 @@ func Run(ctx context.Context, w *world.World, opts Options, out io.Writer) (Resu
 	}
 	res.Builds = buildsOf(w, execARN)
 	printResults(out, res)
+	printTraces(out, w, execARN, res.Builds)
 	return res, nil
+}
+
+// printTraces shows what an operator finds in X-Ray: the execution's trace, and for each
+// build the invocations annotated with its ARN (the callback's run in traces of their own,
+// linked back to the starter's by origin_trace_id).
+func printTraces(out io.Writer, w *world.World, execARN string, builds []codebuild.BuildInfo) {
+	root, ok := w.ExecutionTrace(execARN)
+	if !ok {
+		return
+	}
+	// Segments arrive over UDP just after each invocation; give the last ones a moment.
+	time.Sleep(200 * time.Millisecond)
+	traces := w.XRay.Traces()
+	fmt.Fprintf(out, "\nX-Ray: trace %s holds %d segments of this execution's function invocations and their AWS calls\n", root, len(traces[root]))
+	for _, b := range builds {
+		counts := map[string]int{}
+		linked := 0
+		for _, s := range w.XRay.Find("build_arn", b.ARN) {
+			counts[s.Name]++
+			if s.TraceID != root && s.Annotations["origin_trace_id"] == root {
+				linked++
+			}
+		}
+		names := make([]string, 0, len(counts))
+		for n, c := range counts {
+			names = append(names, fmt.Sprintf("%s x%d", n, c))
+		}
+		sort.Strings(names)
+		fmt.Fprintf(out, "  annotation.build_arn = %q: %s; %d linked back by origin_trace_id\n", b.ARN, strings.Join(names, ", "), linked)
+	}
 }
 
 // buildsOf finds the builds an execution started: the starter passes the execution ARN

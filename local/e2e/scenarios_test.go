@@ -131,6 +131,47 @@ func allSucceed(t *testing.T, tw *testWorld) {
 		tw.wantRecord(t, x.oneBuild(t, i), "COMPLETED", "event")
 	}
 	tw.noDeadLetters(t)
+	wantTraces(t, tw, x, len(targets))
+}
+
+// wantTraces checks what an operator finds in X-Ray: the starter's invocations in the
+// execution's trace, and every callback invocation of a build annotated with its ARN and
+// linked back to that trace.
+func wantTraces(t *testing.T, tw *testWorld, x *execution, targets int) {
+	t.Helper()
+	root, ok := tw.ExecutionTrace(x.arn)
+	if !ok {
+		t.Fatal("the traced state machine's execution has no X-Ray trace")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for i := range targets {
+		b := x.oneBuild(t, i)
+		var starter, callback, linked int
+		for time.Now().Before(deadline) {
+			starter, callback, linked = 0, 0, 0
+			for _, s := range tw.XRay.Find("build_arn", b.ARN) {
+				switch {
+				case s.Name == "starter" && s.TraceID == root && s.Annotations["execution_arn"] == x.arn:
+					starter++
+				case s.Name == "callback":
+					callback++
+					if s.TraceID != root && s.Annotations["origin_trace_id"] == root {
+						linked++
+					}
+				}
+			}
+			if starter == 1 && callback > 0 && linked == callback {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if starter != 1 || callback == 0 || linked != callback {
+			t.Errorf("target %d: X-Ray has %d starter segments in trace %s, %d callback segments, %d linked back", i, starter, root, callback, linked)
+		}
+	}
+	if tw.XRay.Rejected() != 0 {
+		t.Errorf("the X-Ray daemon rejected %d datagrams", tw.XRay.Rejected())
+	}
 }
 
 // buildFails: the second target's build fails in its BUILD phase; the failure and its

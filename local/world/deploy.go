@@ -376,6 +376,10 @@ func (d *deployer) function(_ context.Context, s *cfn.Stack, id string) error {
 	env["AWS_ACCESS_KEY_ID"] = creds.AccessKeyID
 	env["AWS_SECRET_ACCESS_KEY"] = creds.SecretAccessKey
 	env["AWS_SESSION_TOKEN"] = creds.SessionToken
+	if p.TracingConfig.Mode == "Active" {
+		// Lambda's sandbox offers the X-Ray daemon on UDP; so does the world.
+		env["AWS_XRAY_DAEMON_ADDRESS"] = d.w.XRay.Address()
+	}
 	timeout := time.Duration(p.Timeout) * time.Second
 	if timeout == 0 {
 		timeout = 3 * time.Second
@@ -466,6 +470,7 @@ func (d *deployer) stateMachine(ctx context.Context, s *cfn.Stack, id string) er
 		DefinitionSubstitutions map[string]string
 		RoleArn                 string
 		StateMachineType        string
+		TracingConfiguration    struct{ Enabled bool }
 	}
 	if err := decode(s, id, &p); err != nil {
 		return err
@@ -489,5 +494,10 @@ func (d *deployer) stateMachine(ctx context.Context, s *cfn.Stack, id string) er
 		return fmt.Errorf("create state machine %s: %w", name, err)
 	}
 	d.w.StateMachines[name] = aws.ToString(out.StateMachineArn)
+	if p.TracingConfiguration.Enabled {
+		d.w.traceMu.Lock()
+		d.w.traced[aws.ToString(out.StateMachineArn)] = true
+		d.w.traceMu.Unlock()
+	}
 	return nil
 }

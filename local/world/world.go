@@ -6,10 +6,11 @@ package world
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,6 +35,7 @@ import (
 	"github.com/crossbuild/crossbuild/local/localaws"
 	"github.com/crossbuild/crossbuild/local/sfnapi"
 	"github.com/crossbuild/crossbuild/local/sts"
+	"github.com/crossbuild/crossbuild/local/xray"
 )
 
 // Options configure a world.
@@ -81,6 +83,8 @@ type World struct {
 
 	// StateMachines maps a state machine's name to its ARN.
 	StateMachines map[string]string
+	// XRay receives the functions' trace segments (functions with active tracing send to it).
+	XRay *xray.Daemon
 
 	log       *slog.Logger
 	logFile   *os.File
@@ -89,6 +93,11 @@ type World struct {
 	workDir   string
 	ownWork   bool
 	operators map[string]aws.CredentialsProvider // by account
+	xrayLog   *os.File
+
+	traceMu    sync.Mutex
+	traced     map[string]bool   // state machine ARNs with X-Ray tracing on
+	traceRoots map[string]string // execution ARN -> X-Ray trace id
 
 	closeOnce sync.Once
 }
@@ -106,7 +115,8 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 		return nil, fmt.Errorf("log folder: %w", err)
 	}
 	// w is not the named result: `return nil, err` must not clear it before the cleanup.
-	w := &World{IDs: localaws.NewIdentities(), StateMachines: map[string]string{}, operators: map[string]aws.CredentialsProvider{}}
+	w := &World{IDs: localaws.NewIdentities(), StateMachines: map[string]string{}, operators: map[string]aws.CredentialsProvider{},
+		traced: map[string]bool{}, traceRoots: map[string]string{}}
 	defer func() {
 		if err != nil {
 			_ = w.Close()
@@ -155,6 +165,13 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 	target, _ := url.Parse(w.dynamo.Endpoint)
 	router.Handle("dynamodb", httputil.NewSingleHostReverseProxy(target))
 
+	if w.xrayLog, err = os.Create(filepath.Join(opts.LogDir, "xray-segments.jsonl")); err != nil {
+		return nil, err
+	}
+	if w.XRay, err = xray.Start(w.xrayLog); err != nil {
+		return nil, err
+	}
+
 	w.STS = sts.New(w.IDs)
 	w.STS.Logger = w.log.With("service", "sts")
 	router.Handle("sts", w.STS)
@@ -179,7 +196,7 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 	})
 	router.Handle("codebuild", w.CodeBuild)
 
-	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{w.Lambda}, TimeScale: opts.TimeScale})
+	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{svc: w.Lambda, trace: w.traceHeader}, TimeScale: opts.TimeScale})
 	w.SFN = sfnapi.New(w.Engine, sfnapi.Options{})
 	router.Handle("states", w.SFN)
 
@@ -226,6 +243,12 @@ func (w *World) Close() error {
 		if w.dynamo != nil {
 			w.dynamo.Stop()
 		}
+		if w.XRay != nil {
+			errs = append(errs, w.XRay.Close())
+		}
+		if w.xrayLog != nil {
+			errs = append(errs, w.xrayLog.Close())
+		}
 		if w.server != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			errs = append(errs, w.server.Shutdown(ctx))
@@ -251,12 +274,48 @@ func (w *World) StacksByName() []string {
 	return names
 }
 
+// traceHeader is the X-Ray trace header Step Functions passes to a task of a traced state
+// machine: one trace per execution, so every function invocation of it shares the root.
+func (w *World) traceHeader(req asl.TaskRequest) string {
+	w.traceMu.Lock()
+	defer w.traceMu.Unlock()
+	if !w.traced[req.StateMachineArn] {
+		return ""
+	}
+	root, ok := w.traceRoots[req.ExecutionArn]
+	if !ok {
+		root = fmt.Sprintf("1-%08x-%s", time.Now().Unix(), randomHex(12))
+		w.traceRoots[req.ExecutionArn] = root
+	}
+	return "Root=" + root + ";Parent=" + randomHex(8) + ";Sampled=1"
+}
+
+// ExecutionTrace returns the X-Ray trace id of an execution of a traced state machine.
+func (w *World) ExecutionTrace(executionARN string) (string, bool) {
+	w.traceMu.Lock()
+	defer w.traceMu.Unlock()
+	root, ok := w.traceRoots[executionARN]
+	return root, ok
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // lambdaInvoker runs the state machine's Lambda tasks on the Lambda stand-in.
-type lambdaInvoker struct{ svc *lambda.Service }
+type lambdaInvoker struct {
+	svc   *lambda.Service
+	trace func(asl.TaskRequest) string
+}
 
 func (l lambdaInvoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.RawMessage, error) {
 	if req.FunctionName == "" {
 		return nil, &asl.TaskError{Name: asl.ErrorTaskFailed, Cause: "resource " + req.Resource + " is not a Lambda function"}
+	}
+	if h := l.trace(req); h != "" {
+		ctx = lambda.WithTraceHeader(ctx, h)
 	}
 	payload := []byte(req.Payload)
 	if len(payload) == 0 {
@@ -278,9 +337,6 @@ func (l lambdaInvoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.Ra
 	}
 	return out, nil
 }
-
-// discard is an io.Writer for logs nobody reads.
-var _ io.Writer = io.Discard
 
 // accountOf returns the account of an ARN.
 func accountOf(arn string) string {
