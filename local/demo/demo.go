@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -91,11 +93,12 @@ func Run(ctx context.Context, w *world.World, opts Options, out io.Writer) (Resu
 	fmt.Fprintf(out, "execution %s\n", execARN)
 
 	seen := map[string]string{} // build ARN -> last status line printed
+	records := newRecordReader(ctx, w)
 	var desc *sfn.DescribeExecutionOutput
 	ticker := time.NewTicker(opts.Poll)
 	defer ticker.Stop()
 	for {
-		printProgress(out, w, execARN, seen)
+		printProgress(out, w, execARN, seen, records)
 		desc, err = client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(execARN)})
 		if err != nil {
 			return Result{}, fmt.Errorf("describe execution: %w", err)
@@ -111,7 +114,7 @@ func Run(ctx context.Context, w *world.World, opts Options, out io.Writer) (Resu
 		case <-ticker.C:
 		}
 	}
-	printProgress(out, w, execARN, seen)
+	printProgress(out, w, execARN, seen, records)
 
 	res := Result{ExecutionARN: execARN, Status: string(desc.Status), Error: aws.ToString(desc.Error), Cause: aws.ToString(desc.Cause)}
 	if desc.Output != nil {
@@ -177,11 +180,19 @@ func envValue(b codebuild.BuildInfo, name string) string {
 	return ""
 }
 
-func printProgress(out io.Writer, w *world.World, execARN string, seen map[string]string) {
+func printProgress(out io.Writer, w *world.World, execARN string, seen map[string]string, records *recordReader) {
 	for _, b := range buildsOf(w, execARN) {
 		state := b.Status
 		if b.Status == "IN_PROGRESS" && (b.CurrentPhase == "SUBMITTED" || b.CurrentPhase == "QUEUED") {
 			state = "QUEUED"
+		}
+		if b.Complete {
+			// The line is final once crossbuild has completed the target's task, by event or poll.
+			by, ok := records.completedBy(b.ARN)
+			if !ok {
+				continue
+			}
+			state = fmt.Sprintf("%s (completed by %s, build took %s)", b.Status, by, b.End.Sub(b.Start).Round(time.Second))
 		}
 		if seen[b.ARN] == state {
 			continue
@@ -190,7 +201,7 @@ func printProgress(out io.Writer, w *world.World, execARN string, seen map[strin
 		seen[b.ARN] = state
 		arrow := state
 		if prev != "" {
-			arrow = prev + " -> " + state
+			arrow = strings.SplitN(prev, " ", 2)[0] + " -> " + state
 		}
 		fmt.Fprintf(out, "  target %s  %s %-9s %-26s %s\n", envValue(b, "CROSSBUILD_MAP_INDEX"), b.Account, b.Region, b.Project, arrow)
 	}
@@ -201,6 +212,7 @@ type targetResult struct {
 	Account         string `json:"account"`
 	Region          string `json:"region"`
 	Project         string `json:"project"`
+	RoleARN         string `json:"roleArn"`
 	BuildID         string `json:"buildId"`
 	Status          string `json:"status"`
 	CompletedBy     string `json:"completedBy"`
@@ -219,12 +231,14 @@ func printResults(out io.Writer, res Result) {
 	}
 	if len(res.Output) > 0 && json.Unmarshal(res.Output, &body) == nil {
 		for i, r := range body.Results {
-			how := r.CompletedBy
-			if how == "" {
-				how = "-"
+			if r.BuildID == "" {
+				// No build started: the target itself was refused.
+				account, _ := arnAccountRegion(r.RoleARN)
+				fmt.Fprintf(out, "  result %d  %s %s %s  %s %s\n", i, account, r.Region, r.Project, r.Status, r.Error)
+				continue
 			}
-			fmt.Fprintf(out, "  result %d  %s %s %s  %-9s completed by %-5s in %ds %s\n",
-				i, r.Account, r.Region, r.BuildID, r.Status, how, r.DurationSeconds, r.Error)
+			fmt.Fprintf(out, "  result %d  %s %s %s  %s completed by %s in %ds %s\n",
+				i, r.Account, r.Region, r.BuildID, r.Status, r.CompletedBy, r.DurationSeconds, r.Error)
 		}
 		var pretty strings.Builder
 		enc := json.NewEncoder(&pretty)
@@ -260,4 +274,44 @@ func arnAccountRegion(arn string) (account, region string) {
 		return "", ""
 	}
 	return p[4], p[3]
+}
+
+// recordReader reads crossbuild's token records, which say how each build's task was
+// completed.
+type recordReader struct {
+	ctx    context.Context
+	client *dynamodb.Client
+	table  string
+}
+
+func newRecordReader(ctx context.Context, w *world.World) *recordReader {
+	for _, s := range w.Stacks {
+		for _, id := range s.ResourcesOfType("AWS::DynamoDB::Table") {
+			name, err := s.PhysicalName(id)
+			if err == nil {
+				return &recordReader{ctx: ctx, client: dynamodb.NewFromConfig(w.Operator(s.Account, s.Region)), table: name}
+			}
+		}
+	}
+	return &recordReader{}
+}
+
+// completedBy reports "event" or "poll" once the build's record is COMPLETED.
+func (r *recordReader) completedBy(buildARN string) (string, bool) {
+	if r.client == nil {
+		return "", true
+	}
+	out, err := r.client.GetItem(r.ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(r.table), ConsistentRead: aws.Bool(true),
+		Key: map[string]dbtypes.AttributeValue{"buildArn": &dbtypes.AttributeValueMemberS{Value: buildARN}},
+	})
+	if err != nil || out.Item == nil {
+		return "", false
+	}
+	state, _ := out.Item["state"].(*dbtypes.AttributeValueMemberS)
+	by, _ := out.Item["completedBy"].(*dbtypes.AttributeValueMemberS)
+	if state == nil || state.Value != "COMPLETED" || by == nil {
+		return "", false
+	}
+	return by.Value, true
 }
