@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/crossbuild/crossbuild/local/dynalite"
 	"os"
 	"path/filepath"
 
@@ -21,7 +22,7 @@ const (
 // the builder of infra/statemachine with the settings of infra/cdk.json, and
 // Lambda ARNs in place of the tokens CloudFormation resolves at deploy time.
 func appDefinition() (json.RawMessage, error) {
-	root, err := moduleRoot()
+	root, err := dynalite.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}

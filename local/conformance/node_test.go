@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/crossbuild/crossbuild/local/dynalite"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +51,7 @@ func requireNode(t *testing.T) nodeTools {
 func findNode() (nodeTools, error) {
 	bin := os.Getenv(envNpmBin)
 	if bin == "" {
-		root, err := moduleRoot()
+		root, err := dynalite.ModuleRoot()
 		if err != nil {
 			return nodeTools{}, err
 		}
@@ -93,24 +93,6 @@ func nodeMajor(node string) (int, error) {
 		return 0, fmt.Errorf("%s --version printed %q", node, out)
 	}
 	return major, nil
-}
-
-// moduleRoot walks up from the working directory to the folder of go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // nodeRequest is what runner.cjs reads for one execution.
