@@ -118,6 +118,11 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 	w := &World{IDs: localaws.NewIdentities(), StateMachines: map[string]string{}, operators: map[string]aws.CredentialsProvider{},
 		traced: map[string]bool{}, traceRoots: map[string]string{}}
 	defer func() {
+		// A template the deploy code mishandles must not leave processes behind: a panic
+		// is reported as an error, and everything started is stopped.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("deploy failed unexpectedly: %v", r)
+		}
 		if err != nil {
 			_ = w.Close()
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/crossbuild/crossbuild/local/cfn"
@@ -48,5 +49,26 @@ func TestStartRunsMutateOnTheLoadedTemplates(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Errorf("Start left %d entries in the temporary folder, e.g. %s", len(left), left[0].Name())
+	}
+}
+
+// A panic while deploying is reported as an error and cleaned up like one.
+func TestStartTurnsAPanicIntoAnError(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	w, err := world.Start(t.Context(), world.Options{
+		Assembly: filepath.Join("..", "cfn", "testdata", "assembly"),
+		LogDir:   filepath.Join(t.TempDir(), "logs"),
+		Mutate:   func([]*cfn.Stack) error { panic("template handled badly") },
+	})
+	if w != nil {
+		_ = w.Close()
+		t.Fatal("Start returned a world despite the panic")
+	}
+	if err == nil || !strings.Contains(err.Error(), "template handled badly") {
+		t.Fatalf("Start error %v, want the panic reported", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("Start left %d entries in the temporary folder", len(left))
 	}
 }
