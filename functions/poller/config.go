@@ -5,6 +5,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/envconfig"
+	"github.com/crossbuild/crossbuild/internal/polling"
 	"github.com/crossbuild/crossbuild/internal/target"
 )
 
@@ -14,6 +15,7 @@ type config struct {
 	ExternalID          string
 	Allow               *target.AllowList
 	DefaultPollInterval int
+	MaxPollInterval     int
 	SessionDuration     time.Duration
 }
 
@@ -23,7 +25,8 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		Table:               r.String("TABLE_NAME"),
 		ExternalID:          r.String("EXTERNAL_ID"),
 		Allow:               r.AllowList(true),
-		DefaultPollInterval: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, 5, 3600),
+		DefaultPollInterval: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, polling.MinIntervalSeconds, polling.MaxIntervalSeconds),
+		MaxPollInterval:     r.Int("MAX_POLL_INTERVAL_SECONDS", polling.DefaultCapSeconds, polling.MinIntervalSeconds, polling.MaxIntervalSeconds),
 		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
 	}
 	if c.ExternalID != "" {

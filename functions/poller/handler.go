@@ -17,6 +17,7 @@ import (
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
 	"github.com/crossbuild/crossbuild/internal/outcome"
+	"github.com/crossbuild/crossbuild/internal/polling"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
@@ -47,6 +48,8 @@ type Handler struct {
 	Store               Store
 	Log                 *slog.Logger
 	DefaultPollInterval int
+	// MaxPollInterval caps the doubling interval (internal/polling).
+	MaxPollInterval int
 }
 
 // Handle returns the build's status and, once it is final, the per-target result. A final
@@ -55,6 +58,10 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Pol
 	var req contract.PollerRequest
 	if err := contract.Decode(raw, &req, "poller request"); err != nil {
 		return contract.PollerResponse{}, err
+	}
+	if req.IntervalSeconds != 0 && (req.IntervalSeconds < polling.MinIntervalSeconds || req.IntervalSeconds > polling.MaxIntervalSeconds) {
+		return contract.PollerResponse{}, &failure.InvalidTarget{Index: -1, Field: "intervalSeconds",
+			Rule: fmt.Sprintf("must be from %d to %d", polling.MinIntervalSeconds, polling.MaxIntervalSeconds)}
 	}
 	rec, err := h.record(ctx, req)
 	if err != nil {
@@ -96,7 +103,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Pol
 
 	resp := contract.PollerResponse{Status: b.Status, Terminal: outcome.IsTerminal(b.Status), Build: h.descriptor(rec)}
 	if !resp.Terminal {
-		log.Debug("build still running", "status", b.Status)
+		interval := req.IntervalSeconds
+		if interval == 0 {
+			interval = h.DefaultPollInterval
+		}
+		resp.Next = &contract.PollerRequest{BuildARN: rec.BuildARN, IntervalSeconds: polling.Next(interval, h.MaxPollInterval)}
+		log.Debug("build still running", "status", b.Status, "nextPollSeconds", resp.Next.IntervalSeconds)
 		return resp, nil
 	}
 	result := outcome.NewResult(b, rec.EnvOverrides, outcome.ByPoll)

@@ -104,6 +104,7 @@ func newHandler(t testing.TB, store *fakeStore, srvURL string) *Handler {
 	return &Handler{
 		Allow: allow, Roles: staticRoles{}, Store: store, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		DefaultPollInterval: 20,
+		MaxPollInterval:     900,
 		CodeBuild: func(region string, creds aws.CredentialsProvider) CodeBuildAPI {
 			return codebuild.NewFromConfig(awstest.Config(srvURL, 1), func(o *codebuild.Options) {
 				o.Region = region
@@ -159,6 +160,47 @@ func TestHandleWire(t *testing.T) {
 	}
 }
 
+// TestBackoff: while the build runs, the response names the next poll: the same build by
+// ARN, after twice the wait that preceded this poll, capped; a terminal poll names none.
+func TestBackoff(t *testing.T) {
+	cases := []struct {
+		name, request, reply string
+		wantNext             int // 0: no next request
+	}{
+		{"after a fallback, no interval yet", `{"executionArn":"` + testExec + `","mapIndex":3}`, "batchgetbuilds-in-progress.json", 40},
+		{"doubles", `{"buildArn":"` + testfixtures.BuildARN + `","intervalSeconds":160}`, "batchgetbuilds-in-progress.json", 320},
+		{"capped", `{"buildArn":"` + testfixtures.BuildARN + `","intervalSeconds":600}`, "batchgetbuilds-in-progress.json", 900},
+		{"at the cap", `{"buildArn":"` + testfixtures.BuildARN + `","intervalSeconds":900}`, "batchgetbuilds-in-progress.json", 900},
+		{"above the cap stays", `{"buildArn":"` + testfixtures.BuildARN + `","intervalSeconds":3600}`, "batchgetbuilds-in-progress.json", 3600},
+		{"terminal", `{"buildArn":"` + testfixtures.BuildARN + `","intervalSeconds":40}`, "batchgetbuilds-succeeded.json", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := awstest.NewServer(t, func(awstest.Request) awstest.Reply { return reply(t, tc.reply) })
+			store := &fakeStore{recs: []tokenstore.Record{record()}}
+			resp, err := newHandler(t, store, srv.URL).Handle(context.Background(), json.RawMessage(tc.request))
+			if err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if tc.wantNext == 0 {
+				if resp.Next != nil {
+					t.Errorf("terminal poll names a next poll: %+v", resp.Next)
+				}
+				return
+			}
+			if resp.Next == nil || resp.Next.BuildARN != testfixtures.BuildARN || resp.Next.IntervalSeconds != tc.wantNext ||
+				resp.Next.ExecutionARN != "" || resp.Next.MapIndex != nil {
+				t.Fatalf("next = %+v, want the build by ARN after %d s", resp.Next, tc.wantNext)
+			}
+			// The next request is itself a valid poller request.
+			raw, _ := json.Marshal(resp.Next)
+			if _, err := newHandler(t, store, srv.URL).Handle(context.Background(), raw); err != nil {
+				t.Errorf("the next request %s is refused: %v", raw, err)
+			}
+		})
+	}
+}
+
 func TestHandleErrors(t *testing.T) {
 	byARN := `{"buildArn":"` + testfixtures.BuildARN + `"}`
 	cases := []struct {
@@ -177,6 +219,8 @@ func TestHandleErrors(t *testing.T) {
 		{"empty request", `{}`, awstest.Reply{}, nil, nil, nil, "InvalidTarget"},
 		{"unknown field", `{"buildArn":"x","extra":1}`, awstest.Reply{}, nil, nil, nil, "InvalidTarget"},
 		{"bad build arn", `{"buildArn":"arn:aws:s3:::bucket"}`, awstest.Reply{}, nil, nil, nil, "InvalidTarget"},
+		{"interval too short", `{"buildArn":"` + testfixtures.BuildARN + `","intervalSeconds":4}`, awstest.Reply{}, nil, nil, nil, "InvalidTarget"},
+		{"interval too long", `{"buildArn":"` + testfixtures.BuildARN + `","intervalSeconds":3601}`, awstest.Reply{}, nil, nil, nil, "InvalidTarget"},
 		{"bad role", `{"buildId":"` + testBuildID + `","roleArn":"x","region":"eu-west-1"}`, awstest.Reply{}, nil, nil, nil, "InvalidTarget"},
 		{"role refused", byARN, awstest.Reply{}, nil, &failure.AssumeRoleFailed{RoleARN: testRole, Err: errors.New("AccessDenied")}, nil, "AssumeRoleFailed"},
 		{"access denied", byARN, awstest.JSONError(400, "AccessDeniedException", "no"), nil, nil, nil, "PollFailed"},

@@ -33,6 +33,7 @@ func main() {
 		Store:               tokenstore.New(dynamodb.NewFromConfig(env.AWS), cfg.Table),
 		Log:                 env.Log,
 		DefaultPollInterval: cfg.DefaultPollInterval,
+		MaxPollInterval:     cfg.MaxPollInterval,
 	}
 	lambda.Start(tracing.Wrap(env.Tracing, "poller", h.Handle))
 }

@@ -36,13 +36,16 @@ type Descriptor struct {
 }
 
 // PollerRequest names a build by ARN, by id and target, or by execution and map index.
+// IntervalSeconds is how long the branch waited before this poll; the response's Next
+// carries the wait before the following one.
 type PollerRequest struct {
-	BuildARN     string `json:"buildArn,omitempty"`
-	BuildID      string `json:"buildId,omitempty"`
-	RoleARN      string `json:"roleArn,omitempty"`
-	Region       string `json:"region,omitempty"`
-	ExecutionARN string `json:"executionArn,omitempty"`
-	MapIndex     *int   `json:"mapIndex,omitempty"`
+	BuildARN        string `json:"buildArn,omitempty"`
+	BuildID         string `json:"buildId,omitempty"`
+	RoleARN         string `json:"roleArn,omitempty"`
+	Region          string `json:"region,omitempty"`
+	ExecutionARN    string `json:"executionArn,omitempty"`
+	MapIndex        *int   `json:"mapIndex,omitempty"`
+	IntervalSeconds int    `json:"intervalSeconds,omitempty"`
 }
 
 // PollerResponse is the poller's output.
@@ -53,6 +56,9 @@ type PollerResponse struct {
 	Result   *outcome.Result `json:"result,omitempty"`
 	Error    string          `json:"error,omitempty"`
 	Cause    string          `json:"cause,omitempty"`
+	// Next is the request of the following poll while the build runs: the build by ARN (a
+	// GetItem, not the execution index's Query) and the interval to wait first.
+	Next *PollerRequest `json:"next,omitempty"`
 }
 
 var executionARNRe = regexp.MustCompile(`^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:execution:[\w.-]{1,80}:[^:\s]{1,80}$`)
