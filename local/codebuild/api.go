@@ -224,20 +224,18 @@ func (s *Service) start(req buildRequest) (*build, error) {
 			return s.builds[buildKey{c.Account, c.Region, use.buildID}], nil
 		}
 	}
-	root, err := s.workRoot()
+	run, err := s.admission(p)
 	if err != nil {
 		return nil, err
 	}
 
 	pk := projectKey{p.Account, p.Region, p.Name}
-	s.numbers[pk]++
 	id := newUUID()
 	b := &build{
-		uuid: id, id: p.Name + ":" + id, project: p, number: s.numbers[pk],
+		uuid: id, id: p.Name + ":" + id, project: p,
 		initiator: initiator(c.ARN), sourceVersion: req.sourceVersion, buildspec: p.Buildspec,
 		timeout: p.TimeoutInMinutes, queuedTimeout: p.QueuedTimeoutInMinutes,
 		env:    mergeEnv(p.Environment, req.overrides),
-		dir:    filepath.Join(root, id),
 		status: StatusInProgress, start: now,
 		phases: []*phase{{kind: phaseSubmitted, status: StatusSucceeded, start: now, end: now}, {kind: phaseQueued, start: now}},
 		done:   make(chan struct{}),
@@ -252,30 +250,49 @@ func (s *Service) start(req buildRequest) (*build, error) {
 	if req.queuedTimeout != 0 {
 		b.queuedTimeout = req.queuedTimeout
 	}
-	logDir := s.opts.LogDir
-	if logDir == "" {
-		logDir = filepath.Join(root, "logs")
+	b.spec, b.specErr = parseBuildspec(b.buildspec)
+	b.noop = b.specErr == nil && b.spec.runsNothing()
+	if !b.noop {
+		root, err := s.workRoot()
+		if err != nil {
+			return nil, err
+		}
+		b.dir = filepath.Join(root, id)
+		logDir := s.opts.LogDir
+		if logDir == "" {
+			logDir = filepath.Join(root, "logs")
+		}
+		b.logPath = filepath.Join(logDir, p.Account, p.Region, p.Name, id+".log")
 	}
-	b.logPath = filepath.Join(logDir, p.Account, p.Region, p.Name, id+".log")
+	s.numbers[pk]++
+	b.number = s.numbers[pk]
 
-	ctx, stop := context.WithCancelCause(s.ctx)
-	b.stop = stop
+	b.ctx, b.stop = context.WithCancelCause(s.ctx)
 	s.builds[buildKey{p.Account, p.Region, b.id}] = b
 	if req.token != "" {
 		s.tokens[tk] = tokenUse{buildID: b.id, fingerprint: req.fingerprint, at: now}
+		s.tokenOrder = append(s.tokenOrder, tokenEntry{tk, now})
 	}
-	s.wg.Add(1)
-	go s.run(ctx, b)
+	if run {
+		s.admit(b)
+	} else {
+		s.enqueue(b)
+	}
 	return b, nil
 }
 
-// forgetTokens drops idempotency tokens older than CodeBuild keeps them. s.mu is held.
+// forgetTokens drops idempotency tokens older than CodeBuild keeps them, oldest first.
+// s.mu is held.
 func (s *Service) forgetTokens(now time.Time) {
-	for k, use := range s.tokens {
-		if now.Sub(use.at) >= idempotencyWindow {
-			delete(s.tokens, k)
+	n := 0
+	for ; n < len(s.tokenOrder) && now.Sub(s.tokenOrder[n].at) >= idempotencyWindow; n++ {
+		e := s.tokenOrder[n]
+		// A token used again after it expired has a newer entry: keep that use.
+		if use, ok := s.tokens[e.key]; ok && use.at.Equal(e.at) {
+			delete(s.tokens, e.key)
 		}
 	}
+	s.tokenOrder = s.tokenOrder[n:]
 }
 
 type batchGetBuildsInput struct {
@@ -328,6 +345,7 @@ func (s *Service) stopBuild(c localaws.Caller, body []byte) (any, error) {
 	}
 	if !b.complete {
 		b.stop(errStopped)
+		s.unqueue(b, errStopped)
 	}
 	return buildOutput{Build: b.wire()}, nil
 }

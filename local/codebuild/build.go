@@ -45,6 +45,7 @@ const (
 var (
 	errStopped  = errors.New("build stopped")
 	errTimedOut = errors.New("build timed out")
+	errFinished = errors.New("build finished")
 )
 
 // build is one build's state. Every field is guarded by Service.mu, except done and the
@@ -59,8 +60,15 @@ type build struct {
 	timeout       int // minutes
 	queuedTimeout int // minutes
 	env           []EnvVar
-	dir           string // private folder: src (CODEBUILD_SRC_DIR), home, state
-	logPath       string
+	// spec is the buildspec read when the build was started; specErr is reported in
+	// DOWNLOAD_SOURCE, where CodeBuild reports it.
+	spec    buildspec
+	specErr error
+	// noop is a build whose buildspec runs nothing: it walks every phase and sends every
+	// event without a folder, a log or a process.
+	noop    bool
+	dir     string // private folder: src (CODEBUILD_SRC_DIR), home, state; "" for noop
+	logPath string // "" for noop
 
 	status   string
 	phases   []*phase
@@ -68,8 +76,15 @@ type build struct {
 	end      time.Time
 	complete bool
 
+	ctx  context.Context // ends when the build is stopped, times out, or the service closes
 	stop context.CancelCauseFunc
 	done chan struct{}
+
+	// slot: the build counts against its account's concurrent-build quota.
+	// queued: it waits for a slot, without a goroutine, until queueTimer fires.
+	slot       bool
+	queued     bool
+	queueTimer *time.Timer
 }
 
 type phase struct {
@@ -81,7 +96,12 @@ type phase struct {
 
 func (b *build) current() *phase { return b.phases[len(b.phases)-1] }
 
-func (b *build) workDir() string { return b.dir + "/src" }
+func (b *build) workDir() string {
+	if b.dir == "" {
+		return ""
+	}
+	return b.dir + "/src"
+}
 
 // info copies the build for callers. Service.mu is held.
 func (b *build) info() BuildInfo {

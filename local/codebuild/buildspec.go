@@ -261,3 +261,18 @@ func isCommandPhase(name string) bool {
 	}
 	return false
 }
+
+// runsNothing reports a buildspec whose phases run no command with any effect: none at
+// all, or only the shell's null commands `true` and `:`. Such a build needs no shell.
+func (spec buildspec) runsNothing() bool {
+	for _, p := range spec.phases {
+		for _, list := range [][]string{p.commands, p.finally} {
+			for _, c := range list {
+				if c := strings.TrimSpace(c); c != "true" && c != ":" {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}

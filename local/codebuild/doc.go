@@ -9,6 +9,12 @@
 // "CodeBuild Build Phase Change" events, shaped as AWS shapes them, to its account's and
 // Region's default event bus through a Publisher.
 //
+// A build whose buildspec runs nothing (no commands, or only `true` and `:`) walks the
+// same phases and sends the same events without a folder, a log or a process, so that
+// thousands of builds cost little more than their events. Options can set CodeBuild's
+// concurrent-build quota: builds beyond it wait in QUEUED, and beyond the queue StartBuild
+// fails with AccountLimitExceededException, as CodeBuild does.
+//
 // A build is not isolated the way a CodeBuild container is: its commands run as the user
 // running the stand-in, on the host's file system and network. It is meant for the local
 // demo and tests, on buildspecs one trusts.

@@ -42,13 +42,38 @@ type published struct {
 type recorder struct {
 	mu     sync.Mutex
 	events []published
+	held   map[[2]string]chan struct{} // account and Region → closed when their events may pass
 }
 
-func (r *recorder) PublishDefault(_ context.Context, account, region string, ev json.RawMessage) error {
+func (r *recorder) PublishDefault(ctx context.Context, account, region string, ev json.RawMessage) error {
+	r.mu.Lock()
+	gate := r.held[[2]string{account, region}]
+	r.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, published{account, region, append(json.RawMessage(nil), ev...)})
 	return nil
+}
+
+// hold blocks the publishing of an account's and Region's events, and with it the builds
+// that send them, until release is called: a build is held in the phase it has just begun.
+func (r *recorder) hold(account, region string) (release func()) {
+	gate := make(chan struct{})
+	r.mu.Lock()
+	if r.held == nil {
+		r.held = map[[2]string]chan struct{}{}
+	}
+	r.held[[2]string{account, region}] = gate
+	r.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(gate) }) }
 }
 
 // of returns the events about one build, in the order they were published.
@@ -75,18 +100,26 @@ func (r *recorder) of(t *testing.T, buildARN string) []published {
 // projects of testdata/projects.json.
 type world struct {
 	svc *Service
-	pub *recorder
+	pub *recorder // nil when the world was made with another Publisher
 	srv *httptest.Server
 	ids *localaws.Identities
 }
 
-func newWorld(t *testing.T, opts Options) *world {
+func newWorld(t testing.TB, opts Options) *world {
+	t.Helper()
+	rec := &recorder{}
+	w := newWorldPublishing(t, rec, opts)
+	w.pub = rec
+	return w
+}
+
+func newWorldPublishing(t testing.TB, pub Publisher, opts Options) *world {
 	t.Helper()
 	if opts.WorkDir == "" {
 		opts.WorkDir = t.TempDir()
 	}
-	w := &world{pub: &recorder{}, ids: localaws.NewIdentities()}
-	w.svc = New(w.pub, opts)
+	w := &world{ids: localaws.NewIdentities()}
+	w.svc = New(pub, opts)
 	t.Cleanup(func() {
 		if err := w.svc.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -152,7 +185,7 @@ func (w *world) wait(t *testing.T, id string) BuildInfo {
 	return info
 }
 
-func loadJSON[T any](t *testing.T, name string) T {
+func loadJSON[T any](t testing.TB, name string) T {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {

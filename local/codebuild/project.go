@@ -52,7 +52,8 @@ type Project struct {
 	QueuedTimeoutInMinutes int
 	// SourceType must be NO_SOURCE (or empty, which means NO_SOURCE).
 	SourceType string
-	// Image and ComputeType are reported in builds and events only.
+	// Image is reported in builds and events only; ComputeType also picks the
+	// concurrent-build quota the project's builds count against.
 	Image, ComputeType string
 }
 

@@ -63,11 +63,12 @@ type runner struct {
 	endTimeout context.CancelFunc // set once the build's timeout runs
 }
 
-// run is the build's goroutine.
-func (s *Service) run(ctx context.Context, b *build) {
+// run is the build's goroutine, from the moment it leaves the queue.
+func (s *Service) run(b *build) {
 	defer s.wg.Done()
-	r := &runner{s: s, b: b, ctx: ctx}
+	r := &runner{s: s, b: b, ctx: b.ctx}
 	defer close(b.done)
+	defer b.stop(errFinished) // lets go of the build's context
 	defer r.release()
 	cur := phaseQueued
 	for cur != phaseCompleted {
@@ -122,13 +123,18 @@ func (r *runner) advance(kind string, res result) string {
 		events = append(events, b.phaseEvent(len(b.phases)-1, now))
 	}
 	b.phases = append(b.phases, &phase{kind: next, start: now})
-	if kind == phaseQueued {
+	switch {
+	case kind == phaseQueued && next == phaseProvisioning:
 		// CodeBuild announces IN_PROGRESS once provisioning begins.
 		events = append(events, b.stateEvent(now), b.phaseEvent(0, now), b.phaseEvent(1, now))
+	case kind == phaseQueued:
+		// Stopped or timed out in the queue: it never ran.
+		events = append(events, b.phaseEvent(0, now), b.phaseEvent(1, now))
 	}
 	if next == phaseCompleted {
 		b.status, b.end, b.complete = buildStatus(b.phases), now, true
 		events = append(events, b.stateEvent(now))
+		s.release(b)
 	}
 	s.mu.Unlock()
 
@@ -151,6 +157,10 @@ func (r *runner) advance(kind string, res result) string {
 // straight to FINALIZING. A stop, timeout or fault always finalizes.
 func nextPhase(kind, status, onFailure string) string {
 	if kind == phaseFinalizing {
+		return phaseCompleted
+	}
+	if kind == phaseQueued && status != StatusSucceeded {
+		// A build that leaves the queue without running has nothing to finalize.
 		return phaseCompleted
 	}
 	following := phaseOrder[phaseIndex(kind)+1]
@@ -206,9 +216,13 @@ func (r *runner) interrupted() result {
 	return failed(StatusStopped, "", messageStopped)
 }
 
-// provision makes the build's folders and opens its log.
+// provision makes the build's folders and opens its log; a build that runs nothing has
+// no use for either.
 func (r *runner) provision() result {
 	b := r.b
+	if b.noop {
+		return succeeded
+	}
 	for _, dir := range []string{b.workDir(), filepath.Join(b.dir, "home"), filepath.Dir(b.logPath)} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return failed(StatusFault, codeClientError, fmt.Sprintf("make build directory: %v", err))
@@ -228,14 +242,14 @@ func (r *runner) provision() result {
 // prepares the environment the commands run in.
 func (r *runner) downloadSource() result {
 	b := r.b
-	spec, err := parseBuildspec(b.buildspec)
-	if err != nil {
+	if err := b.specErr; err != nil {
 		var bad *BuildspecError
 		if errors.As(err, &bad) {
 			return failed(StatusFailed, codeYAMLFileError, bad.Reason)
 		}
 		return failed(StatusFault, codeClientError, err.Error())
 	}
+	spec := b.spec
 	r.spec = spec
 	var secret []string
 	for _, v := range b.env {
@@ -257,8 +271,10 @@ func (r *runner) downloadSource() result {
 		}
 		r.shell = path
 	}
-	r.cwd = b.workDir()
-	r.env = r.initialEnv()
+	if !b.noop {
+		r.cwd = b.workDir()
+		r.env = r.initialEnv()
+	}
 	return succeeded
 }
 
@@ -311,7 +327,7 @@ func (r *runner) builtins() [][2]string {
 // (which runs even after a failed command, but not after a stop or timeout).
 func (r *runner) commands(name string) result {
 	sp, ok := r.spec.phases[name]
-	if !ok {
+	if !ok || r.b.noop {
 		return succeeded
 	}
 	res := succeeded

@@ -40,6 +40,18 @@ type Options struct {
 	Shell string
 	// Logger receives the stand-in's own diagnostics; discarded by default.
 	Logger *slog.Logger
+
+	// ConcurrentBuilds is CodeBuild's "concurrently running builds" quota, counted per
+	// account, Region and compute type as CodeBuild counts it; 0 is unlimited. A build
+	// started beyond it waits in QUEUED for a running one to finish.
+	ConcurrentBuilds int
+	// QueuedBuilds is how many builds may wait in QUEUED at once: 0 means five times
+	// ConcurrentBuilds, CodeBuild's own rule; a negative value lets none wait. A StartBuild
+	// beyond it fails with AccountLimitExceededException.
+	QueuedBuilds int
+	// Quotas replaces ConcurrentBuilds and QueuedBuilds for the accounts and Regions it
+	// names, as a quota increase (or a new account's low quota) does in AWS.
+	Quotas map[Scope]Quota
 }
 
 // closeWait bounds how long Close waits for stopped builds to wind down.
@@ -63,6 +75,15 @@ type Service struct {
 	numbers  map[projectKey]int64
 	builds   map[buildKey]*build
 	tokens   map[tokenKey]tokenUse
+	// tokenOrder lists token uses oldest first, so that expired ones are dropped without
+	// scanning every token at each StartBuild.
+	tokenOrder []tokenEntry
+	pools      map[poolKey]*pool
+}
+
+type tokenEntry struct {
+	key tokenKey
+	at  time.Time
 }
 
 type projectKey struct{ account, region, name string }
@@ -103,6 +124,7 @@ func New(pub Publisher, opts Options) *Service {
 		numbers:  map[projectKey]int64{},
 		builds:   map[buildKey]*build{},
 		tokens:   map[tokenKey]tokenUse{},
+		pools:    map[poolKey]*pool{},
 	}
 }
 
@@ -139,9 +161,10 @@ type BuildInfo struct {
 	Start, End    time.Time
 	Complete      bool
 	// LogPath is the build's log file: its commands' output and CodeBuild's own lines.
+	// Empty for a build whose buildspec runs nothing, which keeps no log.
 	LogPath string
 	// WorkDir is the build's CODEBUILD_SRC_DIR; what the build wrote there stays
-	// readable until Close.
+	// readable until Close. Empty for a build whose buildspec runs nothing.
 	WorkDir      string
 	LogsDeepLink string
 }
@@ -230,6 +253,9 @@ func (s *Service) Close() error {
 	s.mu.Unlock()
 
 	s.cancel()
+	s.mu.Lock()
+	s.drainQueues()
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	timer := time.NewTimer(closeWait)

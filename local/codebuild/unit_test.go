@@ -37,6 +37,8 @@ func TestMergeEnv(t *testing.T) {
 func TestNextPhase(t *testing.T) {
 	for _, c := range []struct{ kind, status, onFailure, want string }{
 		{phaseQueued, StatusSucceeded, "", phaseProvisioning},
+		{phaseQueued, StatusStopped, "", phaseCompleted},
+		{phaseQueued, StatusTimedOut, "", phaseCompleted},
 		{phaseProvisioning, StatusFault, "", phaseFinalizing},
 		{phaseDownloadSource, StatusFailed, "", phaseFinalizing},
 		{phaseInstall, StatusFailed, "", phaseFinalizing},
