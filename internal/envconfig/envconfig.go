@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -34,6 +35,20 @@ func (r *Reader) String(name string) string {
 		return ""
 	}
 	return strings.TrimSpace(v)
+}
+
+// bucketRe is S3's general purpose bucket naming rule, loosely: 3-63 lowercase letters,
+// digits, dots and hyphens, starting and ending with a letter or digit.
+var bucketRe = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// Bucket returns a required S3 bucket name.
+func (r *Reader) Bucket(name string) string {
+	v := r.String(name)
+	if v != "" && !bucketRe.MatchString(v) {
+		r.fail(name, "%q is not an S3 bucket name", v)
+		return ""
+	}
+	return v
 }
 
 // StringOr returns an optional variable.

@@ -13,7 +13,11 @@ func TestReader(t *testing.T) {
 	r := New(env(map[string]string{
 		"TABLE": " tokens ", "LIST": "a, b,,c", "N": "30", "BADN": "x", "BIG": "99999",
 		"MAP": `{"a":"B"}`, "BADMAP": `[1]`, "EMPTYLIST": " , ",
+		"BUCKET": "crossbuild-111111111111-eu-west-1", "BADBUCKET": "Crossbuild_Bucket",
 	}))
+	if got := r.Bucket("BUCKET"); got != "crossbuild-111111111111-eu-west-1" {
+		t.Errorf("Bucket = %q", got)
+	}
 	if got := r.String("TABLE"); got != "tokens" {
 		t.Errorf("String = %q", got)
 	}
@@ -37,8 +41,9 @@ func TestReader(t *testing.T) {
 	r.Int("BIG", 1, 0, 10)
 	r.StringMap("BADMAP", nil)
 	r.List("EMPTYLIST")
+	r.Bucket("BADBUCKET")
 	err := r.Err()
-	for _, name := range []string{"MISSING", "BADN", "BIG", "BADMAP", "EMPTYLIST"} {
+	for _, name := range []string{"MISSING", "BADN", "BIG", "BADMAP", "EMPTYLIST", "BADBUCKET"} {
 		if err == nil || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

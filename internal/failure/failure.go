@@ -107,6 +107,42 @@ type RecordNotFound struct {
 
 func (e *RecordNotFound) Error() string { return fmt.Sprintf("no token record for %s", e.Key) }
 
+// InvalidInput reports an execution input that breaks a rule: the field and the rule are
+// named. Never retried; the state machine turns it into a Fail state.
+type InvalidInput struct {
+	Field string // top-level key, e.g. "maxConcurrency" or "targetsS3Uri"
+	Rule  string // what the value must be
+}
+
+func (e *InvalidInput) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Rule) }
+
+// BucketUnusable reports that the deployment's own bucket refused an operation for a reason
+// a retry will not change (missing bucket, access denied): a deployment problem, not bad
+// input. Never retried.
+type BucketUnusable struct {
+	Bucket string
+	Op     string // e.g. "write items runs/x/items.json"
+	Err    error
+}
+
+func (e *BucketUnusable) Error() string {
+	return fmt.Sprintf("bucket %s: %s: %v", e.Bucket, e.Op, e.Err)
+}
+func (e *BucketUnusable) Unwrap() error { return e.Err }
+
+// ResultsUnreadable reports Map Run results that cannot be read back: a result file the
+// manifest lists is missing, or a manifest or result file is not what Step Functions
+// writes. Never retried.
+type ResultsUnreadable struct {
+	Location string // s3://bucket/key
+	Err      error
+}
+
+func (e *ResultsUnreadable) Error() string {
+	return fmt.Sprintf("results %s cannot be read: %v", e.Location, e.Err)
+}
+func (e *ResultsUnreadable) Unwrap() error { return e.Err }
+
 // Name returns the error name Step Functions will see for err: the type name of a failure
 // type found in its chain, or "" when err carries none.
 func Name(err error) string {
@@ -120,6 +156,9 @@ func Name(err error) string {
 		bnf *BuildNotFound
 		rnf *RecordNotFound
 		pf  *PollFailed
+		ii  *InvalidInput
+		bu  *BucketUnusable
+		ru  *ResultsUnreadable
 	)
 	switch {
 	case errors.As(err, &it):
@@ -138,6 +177,12 @@ func Name(err error) string {
 		return "RecordNotFound"
 	case errors.As(err, &pf):
 		return "PollFailed"
+	case errors.As(err, &ii):
+		return "InvalidInput"
+	case errors.As(err, &bu):
+		return "BucketUnusable"
+	case errors.As(err, &ru):
+		return "ResultsUnreadable"
 	case errors.As(err, &te):
 		return "TransientError"
 	}

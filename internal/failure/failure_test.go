@@ -20,6 +20,9 @@ func TestNameMatchesTypeName(t *testing.T) {
 		&BuildNotFound{BuildID: "p:1", Region: "r"},
 		&RecordNotFound{Key: "k"},
 		&PollFailed{BuildID: "p:1", Err: errors.New("x")},
+		&InvalidInput{Field: "maxConcurrency", Rule: "must be an integer"},
+		&BucketUnusable{Bucket: "b", Op: "write", Err: errors.New("AccessDenied")},
+		&ResultsUnreadable{Location: "s3://b/k", Err: errors.New("NoSuchKey")},
 	}
 	for _, err := range cases {
 		want := reflect.TypeOf(err).Elem().Name()

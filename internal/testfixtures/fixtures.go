@@ -1,5 +1,5 @@
-// Package testfixtures holds real-shaped CodeBuild events shared by the tests of several
-// packages. Only tests import it.
+// Package testfixtures holds real-shaped CodeBuild events and Map Run results shared by the
+// tests of several packages. Only tests import it.
 package testfixtures
 
 import (
@@ -12,6 +12,37 @@ import (
 
 //go:embed events/*.json
 var files embed.FS
+
+//go:embed maprun/*.json
+var mapRunFiles embed.FS
+
+// The Map Run fixture: what a Distributed Map's ResultWriter wrote for an execution of six
+// targets, two succeeded, three failed (Fail state, aborted, States.Runtime) and one never
+// started.
+const (
+	MapRunBucket = "crossbuild-bucket"
+	MapRunPrefix = "runs/release-42/results"
+	MapRunARN    = "arn:aws:states:eu-west-1:111111111111:mapRun:crossbuild/targets:5e7d1c2a-3b4f-4a6e-9c8d-7f1e2d3c4b5a"
+	MapRunDir    = MapRunPrefix + "/5e7d1c2a-3b4f-4a6e-9c8d-7f1e2d3c4b5a/"
+	MapRunKey    = MapRunDir + "manifest.json"
+)
+
+// MapRunObjects returns the fixture Map Run's objects (manifest and result files) by key.
+func MapRunObjects() map[string][]byte {
+	entries, err := mapRunFiles.ReadDir("maprun")
+	if err != nil {
+		panic(err)
+	}
+	out := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		b, err := mapRunFiles.ReadFile("maprun/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		out[MapRunDir+e.Name()] = b
+	}
+	return out
+}
 
 // Event names, the files under events/.
 const (
