@@ -27,6 +27,12 @@ const (
 	maxMapConcurrency = 40 // inline Map runs at most 40 iterations at once
 )
 
+// Processing modes of a Map state's ItemProcessor.ProcessorConfig.
+const (
+	modeInline      = "INLINE"
+	modeDistributed = "DISTRIBUTED"
+)
+
 // Definition is a parsed and validated state machine definition.
 type Definition struct {
 	Comment        string
@@ -145,6 +151,9 @@ type mapState struct {
 	resultPath         *resultPath
 	retry              []*retrier
 	catch              []*catcher
+	// dist is set for a Map state in DISTRIBUTED mode: each item runs as a
+	// child execution of processorDef.
+	dist *distributedMap
 }
 
 type parallelState struct {
@@ -167,7 +176,9 @@ var stateFields = map[string][]string{
 	TypeSucceed: {"InputPath", "OutputPath"},
 	TypeFail:    {"Error", "Cause", "ErrorPath", "CausePath"},
 	TypeMap: {"ItemProcessor", "Iterator", "ItemsPath", "ItemSelector", "Parameters", "MaxConcurrency",
-		"MaxConcurrencyPath", "ResultSelector", "ResultPath", "InputPath", "OutputPath", "Retry", "Catch", "Next", "End"},
+		"MaxConcurrencyPath", "ResultSelector", "ResultPath", "InputPath", "OutputPath", "Retry", "Catch", "Next", "End",
+		"ItemReader", "ItemBatcher", "ResultWriter", "Label", "ToleratedFailureCount", "ToleratedFailureCountPath",
+		"ToleratedFailurePercentage", "ToleratedFailurePercentagePath"},
 	TypeParallel: {"Branches", "Parameters", "ResultSelector", "ResultPath", "InputPath", "OutputPath",
 		"Retry", "Catch", "Next", "End"},
 }
@@ -564,6 +575,7 @@ func (p *parser) mapState(r *reader, b stateBase) *mapState {
 		r.setErr(err)
 		return s
 	}
+	mode := modeInline
 	for _, k := range sortedKeys(fields) {
 		switch k {
 		case "StartAt", "States", "Comment":
@@ -572,7 +584,7 @@ func (p *parser) mapState(r *reader, b stateBase) *mapState {
 				r.setErr(&UnsupportedError{State: b.name, Field: field + "." + k})
 				return s
 			}
-			if err := checkProcessorConfig(b.name, field+"."+k, fields[k]); err != nil {
+			if mode, err = checkProcessorConfig(b.name, field+"."+k, fields[k]); err != nil {
 				r.setErr(err)
 				return s
 			}
@@ -581,37 +593,72 @@ func (p *parser) mapState(r *reader, b stateBase) *mapState {
 			return s
 		}
 	}
+	if mode == modeDistributed {
+		s.dist = p.distributed(r, b.name)
+	} else {
+		for _, k := range distributedOnlyFields {
+			if r.has(k) {
+				r.fail(k, "is only allowed when ItemProcessor.ProcessorConfig.Mode is DISTRIBUTED")
+				return s
+			}
+		}
+	}
+	if r.err != nil {
+		return s
+	}
 	s.processor, err = p.stateSet(b.name, field, fields)
 	if err != nil {
 		r.setErr(err)
+		return s
+	}
+	if s.dist != nil {
+		s.dist.processorDef = &Definition{machine: s.processor, raw: string(r.fields[field])}
 	}
 	return s
 }
 
-func checkProcessorConfig(state, where string, raw json.RawMessage) error {
+// checkProcessorConfig reads ItemProcessor.ProcessorConfig and returns the
+// processing mode. A distributed Map must name its child executions' type;
+// only STANDARD children are run, since an Express workflow cannot wait for
+// a task token.
+func checkProcessorConfig(state, where string, raw json.RawMessage) (string, error) {
 	fields, err := objectFields(state, where, raw)
 	if err != nil {
-		return err
+		return "", err
 	}
+	mode := modeInline
+	execType := ""
 	for _, k := range sortedKeys(fields) {
+		var v string
+		if k == "Mode" || k == "ExecutionType" {
+			if err := json.Unmarshal(fields[k], &v); err != nil {
+				return "", &ValidationError{State: state, Field: where + "." + k, Message: "must be a string"}
+			}
+		}
 		switch k {
 		case "Mode":
-			var mode string
-			if err := json.Unmarshal(fields[k], &mode); err != nil {
-				return &ValidationError{State: state, Field: where + ".Mode", Message: "must be a string"}
+			if v != modeInline && v != modeDistributed {
+				return "", &ValidationError{State: state, Field: where + ".Mode", Message: "must be INLINE or DISTRIBUTED"}
 			}
-			switch mode {
-			case "INLINE":
-			case "DISTRIBUTED":
-				return &UnsupportedError{State: state, Field: where + ".Mode", Reason: "only INLINE Map states are supported"}
-			default:
-				return &ValidationError{State: state, Field: where + ".Mode", Message: "must be INLINE or DISTRIBUTED"}
-			}
+			mode = v
+		case "ExecutionType":
+			execType = v
 		default:
-			return &UnsupportedError{State: state, Field: where + "." + k}
+			return "", &UnsupportedError{State: state, Field: where + "." + k}
 		}
 	}
-	return nil
+	switch {
+	case mode == modeInline && execType != "":
+		return "", &ValidationError{State: state, Field: where + ".ExecutionType", Message: "is only allowed when Mode is DISTRIBUTED"}
+	case mode == modeDistributed && execType == "":
+		return "", &ValidationError{State: state, Field: where + ".ExecutionType", Message: "is required when Mode is DISTRIBUTED (STANDARD or EXPRESS)"}
+	case execType == "EXPRESS":
+		return "", &UnsupportedError{State: state, Field: where + ".ExecutionType",
+			Reason: "EXPRESS child executions are not supported: an Express workflow cannot wait for a task token; use STANDARD"}
+	case execType != "" && execType != "STANDARD":
+		return "", &ValidationError{State: state, Field: where + ".ExecutionType", Message: "must be STANDARD or EXPRESS"}
+	}
+	return mode, nil
 }
 
 func (p *parser) parallel(r *reader, b stateBase) *parallelState {

@@ -78,6 +78,10 @@ type Options struct {
 	// Region is reported in TaskScheduled events when the resource ARN has
 	// none. Defaults to us-east-1.
 	Region string
+	// Objects serves the ItemReader and ResultWriter of distributed Map
+	// states. Without it they fail with States.ItemReaderFailed and
+	// States.ResultWriterFailed.
+	Objects ObjectStore
 }
 
 // Engine runs executions of parsed definitions and routes task tokens to
@@ -88,6 +92,9 @@ type Engine struct {
 	rand    *lockedRand
 	uuid    func() string
 	region  string
+	objects ObjectStore
+	// resultFileMaxBytes splits ResultWriter files; tests lower it.
+	resultFileMaxBytes int64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -96,6 +103,7 @@ type Engine struct {
 	mu         sync.Mutex
 	executions map[string]*Execution
 	tokens     map[string]*pendingTask
+	mapRuns    map[string]*MapRun
 }
 
 // New returns an Engine.
@@ -119,15 +127,18 @@ func New(opts Options) *Engine {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{
-		invoker:    opts.Invoker,
-		clock:      clock,
-		rand:       &lockedRand{f: r},
-		uuid:       uuid,
-		region:     region,
-		ctx:        ctx,
-		cancel:     cancel,
-		executions: map[string]*Execution{},
-		tokens:     map[string]*pendingTask{},
+		invoker:            opts.Invoker,
+		clock:              clock,
+		rand:               &lockedRand{f: r},
+		uuid:               uuid,
+		region:             region,
+		objects:            opts.Objects,
+		resultFileMaxBytes: defaultResultFileMaxBytes,
+		ctx:                ctx,
+		cancel:             cancel,
+		executions:         map[string]*Execution{},
+		tokens:             map[string]*pendingTask{},
+		mapRuns:            map[string]*MapRun{},
 	}
 }
 
@@ -222,16 +233,31 @@ func (e *Engine) Start(in StartInput) (*Execution, error) {
 	if err != nil {
 		return nil, &InvalidExecutionInputError{Reason: "Invalid State Machine Execution Input: " + err.Error()}
 	}
+	x := e.newExecution(in.ExecutionArn, in.Name, in.StateMachineArn, in.Definition, input, value, in.RoleArn)
+	e.mu.Lock()
+	if _, dup := e.executions[x.arn]; dup {
+		e.mu.Unlock()
+		x.cancel()
+		return nil, &ExecutionAlreadyExistsError{Arn: x.arn}
+	}
+	e.executions[x.arn] = x
+	e.mu.Unlock()
+	e.launch(x)
+	return x, nil
+}
+
+// newExecution builds an execution that has not started yet.
+func (e *Engine) newExecution(arn, name, smArn string, def *Definition, input string, value any, roleArn string) *Execution {
 	ctx, cancel := context.WithCancel(e.ctx)
-	x := &Execution{
+	return &Execution{
 		engine:       e,
-		arn:          in.ExecutionArn,
-		name:         in.Name,
-		smArn:        in.StateMachineArn,
-		def:          in.Definition,
+		arn:          arn,
+		name:         name,
+		smArn:        smArn,
+		def:          def,
 		input:        input,
 		inputValue:   value,
-		roleArn:      in.RoleArn,
+		roleArn:      roleArn,
 		startDate:    e.clock.Now(),
 		ctx:          ctx,
 		cancel:       cancel,
@@ -239,31 +265,26 @@ func (e *Engine) Start(in StartInput) (*Execution, error) {
 		done:         make(chan struct{}),
 		pendingToken: map[string]bool{},
 	}
-	e.mu.Lock()
-	if _, dup := e.executions[x.arn]; dup {
-		e.mu.Unlock()
-		cancel()
-		return nil, &ExecutionAlreadyExistsError{Arn: x.arn}
-	}
-	e.executions[x.arn] = x
-	e.mu.Unlock()
+}
 
+// launch records ExecutionStarted and runs the execution on its own
+// goroutines.
+func (e *Engine) launch(x *Execution) {
 	x.record(0, HistoryEvent{Type: "ExecutionStarted", ExecutionStartedEventDetails: &ExecutionStartedEventDetails{
-		Input: input, InputDetails: untruncated(), RoleArn: in.RoleArn,
+		Input: x.input, InputDetails: untruncated(), RoleArn: x.roleArn,
 	}})
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		x.run()
 	}()
-	if in.Definition.TimeoutSeconds > 0 {
+	if x.def.TimeoutSeconds > 0 {
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()
-			x.watchTimeout(time.Duration(in.Definition.TimeoutSeconds) * time.Second)
+			x.watchTimeout(time.Duration(x.def.TimeoutSeconds) * time.Second)
 		}()
 	}
-	return x, nil
 }
 
 // Execution returns the execution with the given ARN.
@@ -429,6 +450,11 @@ type Execution struct {
 	cause        string
 	events       []HistoryEvent
 	pendingToken map[string]bool
+	mapRuns      []*MapRun // started by this execution's distributed Map states
+
+	// mapRun is the Map Run that started this execution, for a child
+	// execution of a distributed Map state; set before it starts.
+	mapRun *MapRun
 }
 
 // ExecutionInfo is what DescribeExecution reports.
@@ -444,6 +470,9 @@ type ExecutionInfo struct {
 	HasOutput       bool
 	Error           string
 	Cause           string
+	// MapRunArn is set for a child execution of a distributed Map state:
+	// the Map Run that started it.
+	MapRunArn string
 }
 
 // Arn returns the execution ARN.
@@ -465,9 +494,14 @@ func (x *Execution) Wait(ctx context.Context) (ExecutionInfo, error) {
 
 // Describe returns the execution's current state.
 func (x *Execution) Describe() ExecutionInfo {
+	mapRunArn := ""
+	if x.mapRun != nil {
+		mapRunArn = x.mapRun.arn
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return ExecutionInfo{
+		MapRunArn:       mapRunArn,
 		ExecutionArn:    x.arn,
 		StateMachineArn: x.smArn,
 		Name:            x.name,

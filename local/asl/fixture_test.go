@@ -53,6 +53,12 @@ type fixtureCase struct {
 	// engine started (retry delays, waits, timeouts).
 	Timers      []float64 `json:"timers"`
 	MaxInFlight int       `json:"maxInFlight"`
+	// Objects are the S3 objects an ItemReader may read, by "bucket/key";
+	// the bucket "denied" refuses every read and write.
+	Objects map[string]string `json:"objects"`
+	// Written are exactly the objects a ResultWriter must have written,
+	// by "bucket/key", as JSON.
+	Written map[string]json.RawMessage `json:"written"`
 }
 
 type fixtureResponse struct {
@@ -258,7 +264,8 @@ func runFixture(t *testing.T, tc fixtureCase) {
 		rnd = *tc.Rand
 	}
 	inv := &scriptedInvoker{t: t, script: tc.Functions, clock: clock, calls: map[string][]TaskRequest{}}
-	eng := New(Options{Invoker: inv, Clock: clock, Rand: func() float64 { return rnd }, NewUUID: counterUUID()})
+	objects := newMemObjects(tc.Objects)
+	eng := New(Options{Invoker: inv, Clock: clock, Rand: func() float64 { return rnd }, NewUUID: counterUUID(), Objects: objects})
 	inv.engine = eng
 	defer func() {
 		eng.Close()
@@ -304,6 +311,9 @@ func runFixture(t *testing.T, tc fixtureCase) {
 	}
 	checkHistory(t, tc, history)
 	checkCalls(t, tc, inv)
+	if tc.Written != nil {
+		checkWritten(t, objects, tc.Written)
+	}
 	if tc.Timers != nil {
 		got := clock.timers()
 		var gotSecs []float64

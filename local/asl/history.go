@@ -52,6 +52,8 @@ type HistoryEvent struct {
 	MapIterationSucceededEventDetails   *MapIterationEventDetails     `json:"mapIterationSucceededEventDetails,omitempty"`
 	MapIterationFailedEventDetails      *MapIterationEventDetails     `json:"mapIterationFailedEventDetails,omitempty"`
 	MapIterationAbortedEventDetails     *MapIterationEventDetails     `json:"mapIterationAbortedEventDetails,omitempty"`
+	MapRunStartedEventDetails           *MapRunStartedEventDetails    `json:"mapRunStartedEventDetails,omitempty"`
+	MapRunFailedEventDetails            *ErrorEventDetails            `json:"mapRunFailedEventDetails,omitempty"`
 }
 
 // DataDetails tells whether a payload in an event was truncated.
@@ -142,6 +144,11 @@ type MapStateStartedEventDetails struct {
 type MapIterationEventDetails struct {
 	Name  string `json:"name"`
 	Index int    `json:"index"`
+}
+
+// MapRunStartedEventDetails describes MapRunStarted.
+type MapRunStartedEventDetails struct {
+	MapRunArn string `json:"mapRunArn"`
 }
 
 // untruncated returns fresh details: payloads are never truncated here.

@@ -8,8 +8,11 @@ import (
 	"sync"
 )
 
-// runMap runs an inline Map state with its Retry and Catch.
+// runMap runs a Map state with its Retry and Catch.
 func (x *Execution) runMap(ctx context.Context, th *thread, s *mapState, raw any) (any, string, error) {
+	if s.dist != nil {
+		return x.runDistributedMap(ctx, th, s, raw)
+	}
 	eff, err := th.applyInputPath(&s.stateBase, raw)
 	if err != nil {
 		return nil, "", err

@@ -121,3 +121,54 @@ func TestUnsupportedIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// Buckets are named and referenced as CloudFormation does: Ref is the name (generated ones
+// in lowercase, as bucket names must be), GetAtt Arn has neither Region nor account.
+func TestBuckets(t *testing.T) {
+	s := &Stack{Name: "crossbuild-source", Account: "111111111111", Region: "eu-west-1", Partition: "aws", Template: Template{
+		Resources: map[string]Resource{
+			"ResultsBucketA95A2103": {Type: "AWS::S3::Bucket"},
+			"Named": {Type: "AWS::S3::Bucket", Properties: map[string]any{
+				"BucketName": map[string]any{"Fn::Sub": "crossbuild-${AWS::AccountId}-${AWS::Region}"}}},
+			"VeryLongLogicalIdOfABucketThatCloudFormationMustShortenA1B2C3D4": {Type: "AWS::S3::Bucket"},
+			"Policy": {Type: "AWS::S3::BucketPolicy", Properties: map[string]any{
+				"Bucket": map[string]any{"Ref": "ResultsBucketA95A2103"},
+				"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
+					"Resource": []any{
+						map[string]any{"Fn::GetAtt": []any{"ResultsBucketA95A2103", "Arn"}},
+						map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Fn::GetAtt": []any{"ResultsBucketA95A2103", "Arn"}}, "/*"}}},
+					}}}}}},
+		}}}
+	name, err := s.RefOf("ResultsBucketA95A2103")
+	if err != nil || !strings.HasPrefix(name, "crossbuild-source-resultsbucketa95a2103-") || name != strings.ToLower(name) || len(name) > 63 {
+		t.Fatalf("generated bucket name %q %v", name, err)
+	}
+	long, _ := s.RefOf("VeryLongLogicalIdOfABucketThatCloudFormationMustShortenA1B2C3D4")
+	if len(long) != 63 || long != strings.ToLower(long) {
+		t.Errorf("shortened bucket name %q (%d characters)", long, len(long))
+	}
+	cases := []struct{ id, attr, want string }{
+		{"Named", "", "crossbuild-111111111111-eu-west-1"},
+		{"Named", "Arn", "arn:aws:s3:::crossbuild-111111111111-eu-west-1"},
+		{"Named", "DomainName", "crossbuild-111111111111-eu-west-1.s3.amazonaws.com"},
+		{"Named", "RegionalDomainName", "crossbuild-111111111111-eu-west-1.s3.eu-west-1.amazonaws.com"},
+		{"ResultsBucketA95A2103", "Arn", "arn:aws:s3:::" + name},
+	}
+	for _, tc := range cases {
+		got, err := s.GetAtt(tc.id, tc.attr)
+		if tc.attr == "" {
+			got, err = s.RefOf(tc.id)
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s.%s = %q %v, want %q", tc.id, tc.attr, got, err, tc.want)
+		}
+	}
+	props, err := s.Properties("Policy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := props["PolicyDocument"].(map[string]any)["Statement"].([]any)[0].(map[string]any)["Resource"].([]any)
+	if props["Bucket"] != name || res[0] != "arn:aws:s3:::"+name || res[1] != "arn:aws:s3:::"+name+"/*" {
+		t.Errorf("bucket policy properties = %v", props)
+	}
+}

@@ -58,6 +58,11 @@ var kinds = map[string]kind{
 	"AWS::KMS::ReplicaKey":             {maxLen: 36},
 	"AWS::CloudWatch::CompositeAlarm":  {nameProp: "AlarmName", maxLen: 255},
 	"AWS::StepFunctions::Activity":     {nameProp: "Name", maxLen: 80, refIsARN: true, arn: arnf("states", "activity:%s")},
+	// Bucket ARNs name neither Region nor account: bucket names are global.
+	"AWS::S3::Bucket": {nameProp: "BucketName", maxLen: 63, arn: func(s *Stack, name string, _ map[string]any) string {
+		return fmt.Sprintf("arn:%s:s3:::%s", s.Partition, name)
+	}},
+	"AWS::S3::BucketPolicy": {maxLen: 64},
 }
 
 // PhysicalName returns a resource's physical name: its explicit name property or a
@@ -95,6 +100,10 @@ func (s *Stack) physicalName(logicalID string) (string, error) {
 	base := s.Name + "-" + logicalID
 	if max := k.maxLen - len(suffix) - 1; len(base) > max {
 		base = base[:max]
+	}
+	if r.Type == "AWS::S3::Bucket" {
+		// Bucket names admit lowercase letters only.
+		return strings.ToLower(base + "-" + suffix), nil
 	}
 	return base + "-" + suffix, nil
 }
@@ -142,6 +151,17 @@ func (s *Stack) GetAtt(logicalID, attr string) (string, error) {
 		return name, nil
 	case attr == "QueueUrl":
 		return s.RefOf(logicalID)
+	case r.Type == "AWS::S3::Bucket" && (attr == "DomainName" || attr == "RegionalDomainName" || attr == "DualStackDomainName"):
+		suffix := "amazonaws.com"
+		if s.Partition == "aws-cn" {
+			suffix = "amazonaws.com.cn"
+		}
+		host := map[string]string{
+			"DomainName":          name + ".s3." + suffix,
+			"RegionalDomainName":  name + ".s3." + s.Region + "." + suffix,
+			"DualStackDomainName": name + ".s3.dualstack." + s.Region + "." + suffix,
+		}[attr]
+		return host, nil
 	case attr == "StreamArn" && r.Type == "AWS::DynamoDB::Table":
 		a, err := s.arnOf(logicalID, name)
 		return a + "/stream/1970-01-01T00:00:00.000", err

@@ -46,3 +46,23 @@ func WriteQueryError(w http.ResponseWriter, status int, code, message string) {
 	w.WriteHeader(status)
 	_ = xml.NewEncoder(w).Encode(resp{Error: errBody{Type: kind, Code: code, Message: message}, RequestID: id})
 }
+
+// WriteRESTXMLError writes an error in the REST-XML shape of S3, with its request id
+// header; a HEAD request gets the status only, as from S3.
+func WriteRESTXMLError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	type body struct {
+		XMLName   xml.Name `xml:"Error"`
+		Code      string   `xml:"Code"`
+		Message   string   `xml:"Message"`
+		RequestID string   `xml:"RequestId"`
+	}
+	id := randomID(8)
+	w.Header().Set("x-amz-request-id", id)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_ = xml.NewEncoder(w).Encode(body{Code: code, Message: message, RequestID: id})
+}

@@ -48,7 +48,7 @@ func NewRouter(ids *Identities) *Router {
 }
 
 // Handle registers the handler of a service (the SigV4 signing name: "sts", "codebuild",
-// "states", "events", "dynamodb", "lambda").
+// "states", "events", "dynamodb", "lambda", "s3").
 func (r *Router) Handle(service string, h http.Handler) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -77,8 +77,17 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if errors.Is(err, ErrExpiredKey) {
 			code = "ExpiredTokenException"
 		}
-		if scope.Service == "sts" {
+		switch scope.Service {
+		case "sts":
 			WriteQueryError(w, http.StatusForbidden, code, err.Error())
+			return
+		case "s3":
+			// S3 speaks REST-XML and names these two errors its own way.
+			code, msg := "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+			if errors.Is(err, ErrExpiredKey) {
+				code, msg = "ExpiredToken", "The provided token has expired."
+			}
+			WriteRESTXMLError(w, req, http.StatusForbidden, code, msg)
 			return
 		}
 		WriteJSONError(w, http.StatusForbidden, code, err.Error())

@@ -48,6 +48,13 @@ func machineOfExecution(arn string) (string, bool) {
 	return strings.Join(append(parts[:5:5], "stateMachine", parts[6]), ":"), true
 }
 
+// validMapRunArn accepts arn:partition:states:region:account:mapRun:
+// <state machine>/<label>:<id>.
+func validMapRunArn(arn string) bool {
+	parts, ok := arnParts(arn)
+	return ok && len(parts) == 8 && parts[5] == "mapRun" && strings.Contains(parts[6], "/") && parts[7] != ""
+}
+
 // validName applies the service's rules for state machine and execution
 // names: 1 to 80 characters, no whitespace, brackets, wildcards, control
 // characters or the characters " # % \ ^ | ~ ` $ & , ; : /.

@@ -11,7 +11,12 @@
 // {"__type": "<Exception>", "message": "..."}. It implements
 // CreateStateMachine, DescribeStateMachine, ListStateMachines,
 // StartExecution, DescribeExecution, ListExecutions, GetExecutionHistory,
-// StopExecution, SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat.
+// StopExecution, SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat,
+// DescribeMapRun and ListMapRuns. The child executions of a distributed Map
+// are listed by ListExecutions with mapRunArn (with mapRunArn and
+// itemCount), not with the state machine's executions, and answer
+// DescribeExecution (with mapRunArn), GetExecutionHistory and
+// StopExecution like any execution.
 //
 // Requests are not authenticated: SigV4 signatures are not verified. The
 // Region and account a request addresses, which go into the ARNs it

@@ -291,6 +291,8 @@ type describeExecutionOutput struct {
 	Cause           *string        `json:"cause,omitempty"`
 	RedriveCount    int            `json:"redriveCount"`
 	RedriveStatus   string         `json:"redriveStatus"`
+	// MapRunArn is set for a child execution of a distributed Map state.
+	MapRunArn *string `json:"mapRunArn,omitempty"`
 }
 
 func (h *Handler) describeExecution(_ caller, body []byte) (any, error) {
@@ -312,6 +314,9 @@ func (h *Handler) describeExecution(_ caller, body []byte) (any, error) {
 	if info.HasOutput {
 		out.Output = &info.Output
 		out.OutputDetails = &dataDetails{Included: true}
+	}
+	if info.MapRunArn != "" {
+		out.MapRunArn = &info.MapRunArn
 	}
 	if info.Status == asl.StatusFailed || info.Status == asl.StatusAborted || info.Status == asl.StatusTimedOut {
 		if info.Error != "" {
@@ -336,6 +341,7 @@ func stopDate(info asl.ExecutionInfo) *asl.EpochTime {
 
 type listExecutionsInput struct {
 	StateMachineArn string `json:"stateMachineArn"`
+	MapRunArn       string `json:"mapRunArn"`
 	StatusFilter    string `json:"statusFilter"`
 	MaxResults      int    `json:"maxResults"`
 	NextToken       string `json:"nextToken"`
@@ -348,8 +354,14 @@ type executionListItem struct {
 	Status          string         `json:"status"`
 	StartDate       asl.EpochTime  `json:"startDate"`
 	StopDate        *asl.EpochTime `json:"stopDate,omitempty"`
+	// MapRunArn and ItemCount are returned when listing by mapRunArn.
+	MapRunArn *string `json:"mapRunArn,omitempty"`
+	ItemCount *int    `json:"itemCount,omitempty"`
 }
 
+// listExecutions lists a state machine's executions, or the child
+// executions of a Map Run. Child executions belong to their Map Run, not
+// to the state machine: listing by stateMachineArn leaves them out.
 func (h *Handler) listExecutions(_ caller, body []byte) (any, error) {
 	var in listExecutionsInput
 	if err := decode(body, &in); err != nil {
@@ -364,18 +376,33 @@ func (h *Handler) listExecutions(_ caller, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.mu.Lock()
-	sm, err := h.lookupMachine(in.StateMachineArn)
-	if err != nil {
+	var (
+		execs []*asl.Execution
+		scope string
+	)
+	switch {
+	case in.MapRunArn != "" && in.StateMachineArn != "":
+		return nil, errorf("ValidationException", "Specify either stateMachineArn or mapRunArn, not both")
+	case in.MapRunArn != "":
+		run, err := h.lookupMapRun(in.MapRunArn)
+		if err != nil {
+			return nil, err
+		}
+		execs, scope = run.Executions(), "mx:"+run.Arn()
+	default:
+		h.mu.Lock()
+		sm, err := h.lookupMachine(in.StateMachineArn)
+		if err != nil {
+			h.mu.Unlock()
+			return nil, err
+		}
+		execs, scope = append([]*asl.Execution(nil), sm.executions...), "ex:"+sm.arn
 		h.mu.Unlock()
-		return nil, err
 	}
-	execs := append([]*asl.Execution(nil), sm.executions...)
-	h.mu.Unlock()
 
 	// Newest first. The token holds the position (in start order) to
 	// continue below, which new executions do not shift.
-	end, err := readToken(in.NextToken, "ex:"+sm.arn)
+	end, err := readToken(in.NextToken, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -390,13 +417,18 @@ func (h *Handler) listExecutions(_ caller, body []byte) (any, error) {
 			continue
 		}
 		if len(items) == size {
-			next = makeToken("ex:"+sm.arn, i+1)
+			next = makeToken(scope, i+1)
 			break
 		}
-		items = append(items, executionListItem{
+		item := executionListItem{
 			ExecutionArn: info.ExecutionArn, StateMachineArn: info.StateMachineArn, Name: info.Name,
 			Status: string(info.Status), StartDate: asl.EpochTime(info.StartDate), StopDate: stopDate(info),
-		})
+		}
+		if in.MapRunArn != "" {
+			one := 1 // no ItemBatcher: one item per child execution
+			item.MapRunArn, item.ItemCount = &in.MapRunArn, &one
+		}
+		items = append(items, item)
 	}
 	return struct {
 		Executions []executionListItem `json:"executions"`
@@ -520,6 +552,127 @@ func (h *Handler) stopExecution(_ caller, body []byte) (any, error) {
 	return struct {
 		StopDate asl.EpochTime `json:"stopDate"`
 	}{stop}, nil
+}
+
+// DescribeMapRun, ListMapRuns
+
+// lookupMapRun finds a Map Run by ARN.
+func (h *Handler) lookupMapRun(arn string) (*asl.MapRun, error) {
+	if !validMapRunArn(arn) {
+		return nil, errorf("InvalidArn", "Invalid Arn: '%s'", arn)
+	}
+	run, ok := h.engine.MapRun(arn)
+	if !ok {
+		return nil, errorf("ResourceNotFound", "Resource not found: '%s'", arn)
+	}
+	return run, nil
+}
+
+type mapRunCounts struct {
+	Aborted        int64 `json:"aborted"`
+	Failed         int64 `json:"failed"`
+	Pending        int64 `json:"pending"`
+	ResultsWritten int64 `json:"resultsWritten"`
+	Running        int64 `json:"running"`
+	Succeeded      int64 `json:"succeeded"`
+	TimedOut       int64 `json:"timedOut"`
+	Total          int64 `json:"total"`
+}
+
+func countsOf(c asl.MapRunCounts) mapRunCounts {
+	return mapRunCounts{Aborted: c.Aborted, Failed: c.Failed, Pending: c.Pending, ResultsWritten: c.ResultsWritten,
+		Running: c.Running, Succeeded: c.Succeeded, TimedOut: c.TimedOut, Total: c.Total}
+}
+
+type describeMapRunOutput struct {
+	MapRunArn                  string         `json:"mapRunArn"`
+	ExecutionArn               string         `json:"executionArn"`
+	Status                     string         `json:"status"`
+	StartDate                  asl.EpochTime  `json:"startDate"`
+	StopDate                   *asl.EpochTime `json:"stopDate,omitempty"`
+	MaxConcurrency             int64          `json:"maxConcurrency"`
+	ToleratedFailureCount      int64          `json:"toleratedFailureCount"`
+	ToleratedFailurePercentage float64        `json:"toleratedFailurePercentage"`
+	ItemCounts                 mapRunCounts   `json:"itemCounts"`
+	ExecutionCounts            mapRunCounts   `json:"executionCounts"`
+}
+
+func (h *Handler) describeMapRun(_ caller, body []byte) (any, error) {
+	var in struct {
+		MapRunArn string `json:"mapRunArn"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	run, err := h.lookupMapRun(in.MapRunArn)
+	if err != nil {
+		return nil, err
+	}
+	d := run.Describe()
+	out := describeMapRunOutput{
+		MapRunArn: d.MapRunArn, ExecutionArn: d.ExecutionArn, Status: string(d.Status), StartDate: asl.EpochTime(d.StartDate),
+		MaxConcurrency: d.MaxConcurrency, ToleratedFailureCount: d.ToleratedFailureCount,
+		ToleratedFailurePercentage: d.ToleratedFailurePercentage,
+		ItemCounts:                 countsOf(d.ItemCounts), ExecutionCounts: countsOf(d.ExecutionCounts),
+	}
+	if !d.StopDate.IsZero() {
+		t := asl.EpochTime(d.StopDate)
+		out.StopDate = &t
+	}
+	return out, nil
+}
+
+type mapRunListItem struct {
+	ExecutionArn    string         `json:"executionArn"`
+	MapRunArn       string         `json:"mapRunArn"`
+	StateMachineArn string         `json:"stateMachineArn"`
+	StartDate       asl.EpochTime  `json:"startDate"`
+	StopDate        *asl.EpochTime `json:"stopDate,omitempty"`
+}
+
+func (h *Handler) listMapRuns(_ caller, body []byte) (any, error) {
+	var in struct {
+		ExecutionArn string `json:"executionArn"`
+		MaxResults   int    `json:"maxResults"`
+		NextToken    string `json:"nextToken"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	size, err := pageSize(in.MaxResults)
+	if err != nil {
+		return nil, err
+	}
+	x, err := h.lookupExecution(in.ExecutionArn)
+	if err != nil {
+		return nil, err
+	}
+	scope := "mr:" + x.Arn()
+	start, err := readToken(in.NextToken, scope)
+	if err != nil {
+		return nil, err
+	}
+	runs := x.MapRuns()
+	items := []mapRunListItem{}
+	next := ""
+	for i := start; i < len(runs); i++ {
+		if len(items) == size {
+			next = makeToken(scope, i)
+			break
+		}
+		d := runs[i].Describe()
+		item := mapRunListItem{ExecutionArn: d.ExecutionArn, MapRunArn: d.MapRunArn, StateMachineArn: d.StateMachineArn,
+			StartDate: asl.EpochTime(d.StartDate)}
+		if !d.StopDate.IsZero() {
+			t := asl.EpochTime(d.StopDate)
+			item.StopDate = &t
+		}
+		items = append(items, item)
+	}
+	return struct {
+		MapRuns   []mapRunListItem `json:"mapRuns"`
+		NextToken string           `json:"nextToken,omitempty"`
+	}{items, next}, nil
 }
 
 // SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat

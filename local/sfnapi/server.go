@@ -110,6 +110,8 @@ var operations = map[string]operation{
 	"SendTaskSuccess":      (*Handler).sendTaskSuccess,
 	"SendTaskFailure":      (*Handler).sendTaskFailure,
 	"SendTaskHeartbeat":    (*Handler).sendTaskHeartbeat,
+	"DescribeMapRun":       (*Handler).describeMapRun,
+	"ListMapRuns":          (*Handler).listMapRuns,
 }
 
 // ServeHTTP implements the AWS JSON 1.0 protocol: a POST whose X-Amz-Target

@@ -23,6 +23,7 @@ import (
 	"github.com/crossbuild/crossbuild/local/iam"
 	"github.com/crossbuild/crossbuild/local/lambda"
 	"github.com/crossbuild/crossbuild/local/localaws"
+	"github.com/crossbuild/crossbuild/local/s3"
 	"github.com/crossbuild/crossbuild/local/sts"
 )
 
@@ -47,7 +48,7 @@ var deployed = map[string]bool{
 	"AWS::IAM::Role": true, "AWS::IAM::Policy": true, "AWS::Lambda::Function": true,
 	"AWS::DynamoDB::Table": true, "AWS::Events::EventBus": true, "AWS::Events::EventBusPolicy": true,
 	"AWS::Events::Rule": true, "AWS::Events::Archive": true, "AWS::CodeBuild::Project": true,
-	"AWS::StepFunctions::StateMachine": true,
+	"AWS::StepFunctions::StateMachine": true, "AWS::S3::Bucket": true, "AWS::S3::BucketPolicy": true,
 }
 
 type deployer struct {
@@ -87,6 +88,8 @@ func (d *deployer) deploy(ctx context.Context) error {
 		{"AWS::IAM::Policy", d.policy},
 		{"AWS::IAM::Role", d.role},
 		{"AWS::DynamoDB::Table", d.table},
+		{"AWS::S3::Bucket", d.bucket},
+		{"AWS::S3::BucketPolicy", d.bucketPolicy},
 		{"AWS::Events::EventBus", func(ctx context.Context, s *cfn.Stack, id string) error { return d.bus(s, id, busPolicies) }},
 		{"AWS::CodeBuild::Project", d.project},
 		{"AWS::Lambda::Function", d.function},
@@ -110,6 +113,7 @@ func (d *deployer) deploy(ctx context.Context) error {
 		}
 	}
 	d.w.STS.IdentityPolicies = func(roleARN string) []*iam.Policy { return d.rolePolicies[roleARN] }
+	d.w.S3.SetIdentityPolicies(d.s3IdentityPolicies)
 	return nil
 }
 
@@ -203,6 +207,48 @@ func (d *deployer) table(ctx context.Context, s *cfn.Stack, id string) error {
 		return fmt.Errorf("create table %s: %w", name, err)
 	}
 	return nil
+}
+
+// bucket creates a bucket owned by the stack's account. Encryption and lifecycle rules are
+// recorded as given (the stand-in reports them and does not apply them).
+func (d *deployer) bucket(_ context.Context, s *cfn.Stack, id string) error {
+	var p struct {
+		BucketEncryption        json.RawMessage
+		LifecycleConfiguration  json.RawMessage
+		VersioningConfiguration struct{ Status string }
+	}
+	if err := decode(s, id, &p); err != nil {
+		return err
+	}
+	name, err := s.PhysicalName(id)
+	if err != nil {
+		return err
+	}
+	return d.w.S3.CreateBucket(s3.Bucket{
+		Name: name, Account: s.Account, Region: s.Region, Partition: s.Partition,
+		Versioning: p.VersioningConfiguration.Status == "Enabled",
+		Encryption: p.BucketEncryption, Lifecycle: p.LifecycleConfiguration,
+	})
+}
+
+func (d *deployer) bucketPolicy(_ context.Context, s *cfn.Stack, id string) error {
+	var p struct {
+		Bucket         string
+		PolicyDocument json.RawMessage
+	}
+	if err := decode(s, id, &p); err != nil {
+		return err
+	}
+	b, ok := d.w.S3.Bucket(p.Bucket)
+	switch {
+	case !ok:
+		return fmt.Errorf("bucket %q is not deployed by these templates", p.Bucket)
+	case b.Account != s.Account:
+		return fmt.Errorf("bucket %s belongs to account %s: only its owner can set its policy", p.Bucket, b.Account)
+	case len(b.Policy) > 0:
+		return fmt.Errorf("bucket %s already has a policy: S3 keeps one per bucket, so two AWS::S3::BucketPolicy resources would replace each other", p.Bucket)
+	}
+	return d.w.S3.SetBucketPolicy(p.Bucket, p.PolicyDocument)
 }
 
 // collectBusPolicies gathers the statements of every bus policy, by bus ARN.

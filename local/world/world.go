@@ -33,6 +33,7 @@ import (
 	"github.com/crossbuild/crossbuild/local/eventbridge"
 	"github.com/crossbuild/crossbuild/local/lambda"
 	"github.com/crossbuild/crossbuild/local/localaws"
+	"github.com/crossbuild/crossbuild/local/s3"
 	"github.com/crossbuild/crossbuild/local/sfnapi"
 	"github.com/crossbuild/crossbuild/local/sts"
 	"github.com/crossbuild/crossbuild/local/xray"
@@ -62,6 +63,11 @@ type Options struct {
 	DropEvent func(event json.RawMessage) bool
 	// Concurrency of each function (execution environments); default 3.
 	Concurrency int
+	// CodeBuildConcurrentBuilds is CodeBuild's concurrent-build quota per account, Region and
+	// compute type (0: unlimited); CodeBuildQueuedBuilds its queue (0: five times the quota,
+	// as CodeBuild; negative: no queue, builds beyond the quota are refused).
+	CodeBuildConcurrentBuilds int
+	CodeBuildQueuedBuilds     int
 	// Mutate, when set, edits the templates after the assembly is loaded and before
 	// anything is deployed: how a test gives one resource a variant the app does not
 	// synthesize (a failing buildspec, a trust policy that refuses the starter). An error
@@ -77,6 +83,7 @@ type World struct {
 	Lambda    *lambda.Service
 	Events    *eventbridge.Service
 	CodeBuild *codebuild.Service
+	S3        *s3.Service // the templates' buckets; an SDK client with w.Operator credentials reads them
 	Engine    *asl.Engine
 	SFN       *sfnapi.Handler
 	Stacks    []*cfn.Stack
@@ -197,11 +204,16 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 
 	w.CodeBuild = codebuild.New(w.Events, codebuild.Options{
 		WorkDir: w.workDir, LogDir: filepath.Join(opts.LogDir, "builds"), PhaseDelay: opts.PhaseDelay,
+		ConcurrentBuilds: opts.CodeBuildConcurrentBuilds, QueuedBuilds: opts.CodeBuildQueuedBuilds,
 		Logger: w.log.With("service", "codebuild"),
 	})
 	router.Handle("codebuild", w.CodeBuild)
 
-	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{svc: w.Lambda, trace: w.traceHeader}, TimeScale: opts.TimeScale})
+	w.S3 = s3.New(s3.Options{Logger: w.log.With("service", "s3")})
+	router.Handle("s3", w.S3)
+
+	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{svc: w.Lambda, trace: w.traceHeader}, TimeScale: opts.TimeScale,
+		Objects: objectStore{s3: w.S3}})
 	w.SFN = sfnapi.New(w.Engine, sfnapi.Options{})
 	router.Handle("states", w.SFN)
 
@@ -217,11 +229,7 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 func (w *World) Operator(account, region string) aws.Config {
 	creds, ok := w.operators[account]
 	if !ok {
-		c := w.IDs.LongTerm(localaws.Principal{
-			Account: account,
-			ARN:     fmt.Sprintf("arn:aws:iam::%s:role/operator", account),
-			RoleARN: fmt.Sprintf("arn:aws:iam::%s:role/operator", account),
-		})
+		c := w.IDs.LongTerm(localaws.Principal{Account: account, ARN: operatorARN(account), RoleARN: operatorARN(account)})
 		creds = credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, "")
 		w.operators[account] = creds
 	}
