@@ -103,6 +103,12 @@ fuzz-short: ## fuzz each target for FUZZTIME (default 5s)
 	go test -run '^$$' -fuzz '^FuzzCompileMatch$$' -fuzztime $(FUZZTIME) ./local/eventpattern
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./local/asl
 
+TARGETS ?= 500
+
+.PHONY: bench-scale
+bench-scale: tools build build-local synth ## one execution of TARGETS targets (default 500) on the local runtime, measured
+	go run ./local/cmd/crossbuild-scale -assembly cdk.out -functions $(LOCAL_DIST) -targets $(TARGETS)
+
 .PHONY: bench
 bench: ## run the hot-path benchmarks
 	go test -run '^$$' -bench . -benchmem -count 5 ./functions/starter ./functions/callback

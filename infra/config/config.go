@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/crossbuild/crossbuild/internal/polling"
 )
 
 // Context keys. Values may come from cdk.json (JSON values) or from `-c key=value` (strings;
@@ -27,6 +29,7 @@ const (
 	KeyHeartbeatSeconds    = "crossbuild:heartbeatSeconds"
 	KeyTimeoutSeconds      = "crossbuild:timeoutSeconds"
 	KeyPollIntervalSeconds = "crossbuild:pollIntervalSeconds"
+	KeyMaxPollInterval     = "crossbuild:maxPollIntervalSeconds"
 	KeyEnvMapping          = "crossbuild:envMapping"
 	KeyConstantEnv         = "crossbuild:constantEnv"
 	KeyCorrelationPrefix   = "crossbuild:correlationPrefix"
@@ -38,12 +41,14 @@ const (
 // Physical names shared by the source and target stacks. Target stacks build ARNs from
 // them instead of importing values, so the stacks can be deployed in any order.
 const (
-	StarterRoleName  = "crossbuild-starter"
-	PollerRoleName   = "crossbuild-poller"
-	CallbackRoleName = "crossbuild-callback"
-	EventBusName     = "crossbuild"
-	StateMachineName = "crossbuild"
-	SourceStackName  = "crossbuild-source"
+	StarterRoleName    = "crossbuild-starter"
+	PollerRoleName     = "crossbuild-poller"
+	CallbackRoleName   = "crossbuild-callback"
+	PlannerRoleName    = "crossbuild-planner"
+	SummariserRoleName = "crossbuild-summariser"
+	EventBusName       = "crossbuild"
+	StateMachineName   = "crossbuild"
+	SourceStackName    = "crossbuild-source"
 )
 
 // Defaults of the optional keys.
@@ -53,6 +58,7 @@ const (
 	DefaultHeartbeatSeconds    = 3600
 	DefaultTimeoutSeconds      = 28800
 	DefaultPollIntervalSeconds = 20
+	DefaultMaxPollInterval     = polling.DefaultCapSeconds
 	DefaultCorrelationPrefix   = "CROSSBUILD_"
 	DefaultRecordTTLHours      = 840
 	DefaultLogLevel            = "INFO"
@@ -64,9 +70,10 @@ const (
 	MaxHeartbeatSeconds    = 86400
 	MinTimeoutSeconds      = 60
 	MaxTimeoutSeconds      = 31536000
-	MinPollIntervalSeconds = 5
-	MaxPollIntervalSeconds = 3600
-	MaxMaxConcurrency      = 1000
+	MinPollIntervalSeconds = polling.MinIntervalSeconds
+	MaxPollIntervalSeconds = polling.MaxIntervalSeconds
+	// MaxMaxConcurrency is a Distributed Map's limit of child executions running at once.
+	MaxMaxConcurrency = 10000
 	// MaxTargetAccounts keeps the starter's AssumeRole statement within IAM's 10,240-character
 	// inline policy quota and the bus policy and rule patterns small. Larger fleets use
 	// several installations.
@@ -102,6 +109,8 @@ type Config struct {
 	HeartbeatSeconds    int
 	TimeoutSeconds      int
 	PollIntervalSeconds int
+	// MaxPollInterval caps the polling interval, which doubles after every poll.
+	MaxPollInterval int
 
 	EnvMapping        map[string]string
 	ConstantEnv       map[string]string
@@ -142,6 +151,7 @@ func Load(get Getter) (*Config, error) {
 		HeartbeatSeconds:    p.integer(KeyHeartbeatSeconds, DefaultHeartbeatSeconds, MinHeartbeatSeconds, MaxHeartbeatSeconds),
 		TimeoutSeconds:      p.integer(KeyTimeoutSeconds, DefaultTimeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds),
 		PollIntervalSeconds: p.integer(KeyPollIntervalSeconds, DefaultPollIntervalSeconds, MinPollIntervalSeconds, MaxPollIntervalSeconds),
+		MaxPollInterval:     p.integer(KeyMaxPollInterval, DefaultMaxPollInterval, MinPollIntervalSeconds, MaxPollIntervalSeconds),
 		EnvMapping:          p.envMap(KeyEnvMapping, DefaultEnvMapping(), true),
 		ConstantEnv:         p.envMap(KeyConstantEnv, DefaultConstantEnv(), false),
 		CorrelationPrefix:   p.optionalMatchDefault(KeyCorrelationPrefix, envPrefixPattern, "an environment variable name prefix ([A-Za-z_][A-Za-z0-9_]*, up to 64 characters)", DefaultCorrelationPrefix),

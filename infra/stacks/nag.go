@@ -2,10 +2,12 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscodebuild"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -37,13 +39,25 @@ func suppressXRay(role awsiam.IRole, what string) {
 }
 
 // suppressStateMachineWildcards covers the statements CDK adds to the state machine's role
-// for X-Ray tracing and CloudWatch Logs delivery.
-func suppressStateMachineWildcards(role awsiam.IRole) {
+// for X-Ray tracing and CloudWatch Logs delivery, and the Distributed Map's own: its child
+// executions and its files under runs/.
+func suppressStateMachineWildcards(role awsiam.IRole, stateMachineARN string) {
 	suppress(role, "AwsSolutions-IAM5",
 		"Resource::* is required by X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) "+
 			"and by CloudWatch Logs vended delivery (logs:CreateLogDelivery and related actions), none of which support resource-level permissions. "+
-			"lambda:InvokeFunction is limited to the starter and poller ARNs.",
+			"lambda:InvokeFunction is limited to the crossbuild functions' ARNs.",
 		"Resource::*")
+	suppress(role, "AwsSolutions-IAM5",
+		"The Distributed Map describes and stops its own child executions, whose names Step Functions generates: "+
+			"the wildcard covers only executions of this state machine's Map Run (<state machine>/<label>:<id>).",
+		"Resource::"+strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1)+"/*")
+}
+
+// suppressRunsWildcard covers object actions on the runs bucket under one key pattern: the
+// keys are named after executions, unknown in advance.
+func suppressRunsWildcard(c constructs.IConstruct, stack awscdk.Stack, bucket awss3.Bucket, pattern, why string) {
+	ref := *stack.GetLogicalId(bucket.Node().DefaultChild().(awscdk.CfnElement))
+	suppress(c, "AwsSolutions-IAM5", why, fmt.Sprintf("Resource::<%s.Arn>/%s", ref, pattern))
 }
 
 func suppressDeadLetterQueue(q awssqs.Queue, why string) {

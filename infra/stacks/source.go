@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -40,6 +41,10 @@ const (
 	assumeRoleSeconds  = 900 // lifetime of assumed-role sessions: one invocation needs minutes at most
 	claimLeaseSeconds  = 60  // longer than the callback's timeout, so a live claim is never taken over
 	maxEnvironmentSize = 4096
+	// RunsPrefix holds each execution's items file and results (runs/<execution name>/...).
+	RunsPrefix = "runs/"
+	// runRetentionDays: how long an execution's items and results stay in the bucket.
+	runRetentionDays = 90
 )
 
 // BuildStatuses are the values of detail.build-status the callback reacts to: progress and
@@ -50,6 +55,7 @@ var BuildStatuses = []string{"IN_PROGRESS", "SUCCEEDED", "FAILED", "FAULT", "STO
 type Source struct {
 	Stack        awscdk.Stack
 	Table        awsdynamodb.Table
+	Bucket       awss3.Bucket
 	Bus          awsevents.EventBus
 	DeadLetters  awssqs.Queue
 	StateMachine awsstepfunctions.StateMachine
@@ -67,6 +73,7 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 	})
 	s := &Source{Stack: stack, Functions: map[string]awslambda.Function{}}
 	s.Table = tokenTable(stack)
+	s.Bucket = runsBucket(stack)
 	// Dead letters of the callback rule's target and of the callback's asynchronous
 	// invocations; cdk-nag recognises the latter, so no SQS3 suppression is needed.
 	s.DeadLetters = newDeadLetterQueue(stack, "CallbackDeadLetters", "")
@@ -81,17 +88,15 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 	s.Bus = newEventBus(stack, cfg)
 	s.addCallbackRule(cfg)
 	def, err := statemachine.Definition(statemachine.Params{
-		StarterARN:          *s.Functions["starter"].FunctionArn(),
-		PollerARN:           *s.Functions["poller"].FunctionArn(),
-		MaxConcurrency:      cfg.MaxConcurrency,
-		HeartbeatSeconds:    cfg.HeartbeatSeconds,
-		TimeoutSeconds:      cfg.TimeoutSeconds,
-		PollIntervalSeconds: cfg.PollIntervalSeconds,
+		PlannerARN:    *s.Functions["planner"].FunctionArn(),
+		StarterARN:    *s.Functions["starter"].FunctionArn(),
+		PollerARN:     *s.Functions["poller"].FunctionArn(),
+		SummariserARN: *s.Functions["summariser"].FunctionArn(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("source stack: %w", err)
 	}
-	s.StateMachine = s.newStateMachine(def)
+	s.StateMachine = s.newStateMachine(def, stateMachineARN)
 	s.addAlarms(cfg)
 	return s, nil
 }
@@ -116,6 +121,30 @@ func tokenTable(stack awscdk.Stack) awsdynamodb.Table {
 	return table
 }
 
+// runsBucket holds each execution's items (the targets, one per child execution) and the
+// children's results: private, encrypted, TLS only, and emptied of runs after
+// runRetentionDays.
+func runsBucket(stack awscdk.Stack) awss3.Bucket {
+	bucket := awss3.NewBucket(stack, jsii.String("RunsBucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("ExpireRuns"),
+			Prefix:                              jsii.String(RunsPrefix),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(runRetentionDays)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+		// Results are records of what ran where: keep them when the stack goes.
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	suppress(bucket, "AwsSolutions-S1",
+		"Server access logs would need a second bucket per installation; the bucket is written only by the state machine and the planner, "+
+			"whose every call CloudTrail already records as the state machine's or function's role.")
+	return bucket
+}
+
 // functionSpec describes one Lambda function of the source stack.
 type functionSpec struct {
 	name        string
@@ -131,7 +160,12 @@ type functionSpec struct {
 	statements []awsiam.PolicyStatement
 	// deadLetters receives failed asynchronous invocations (the callback only).
 	deadLetters awssqs.IQueue
+	// wildcards are the object patterns of the runs bucket the function may use, each with
+	// the reason it cannot be narrower.
+	wildcards []wildcard
 }
+
+type wildcard struct{ pattern, why string }
 
 func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN string) error {
 	tableName := *s.Table.TableName()
@@ -192,6 +226,45 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			deadLetters: s.DeadLetters,
 		},
 		{
+			name:        "planner",
+			roleName:    config.PlannerRoleName,
+			description: "crossbuild planner: checks the execution input and writes one item per target to the runs bucket",
+			// Reads a targets file of up to 64 MiB (10,000 targets) and holds it and the items
+			// file in memory.
+			timeout:  awscdk.Duration_Seconds(jsii.Number(60)),
+			memoryMB: 1024,
+			env: map[string]string{
+				"CROSSBUILD_BUCKET":             *s.Bucket.BucketName(),
+				"DEFAULT_MAX_CONCURRENCY":       strconv.Itoa(cfg.MaxConcurrency),
+				"DEFAULT_HEARTBEAT_SECONDS":     strconv.Itoa(cfg.HeartbeatSeconds),
+				"DEFAULT_TIMEOUT_SECONDS":       strconv.Itoa(cfg.TimeoutSeconds),
+				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
+			},
+			statements: []awsiam.PolicyStatement{
+				// targetsS3Uri may name any key of the bucket: users upload their lists there.
+				s.bucketAccess("ReadTargets", []string{"s3:GetObject"}, "*"),
+				s.bucketAccess("WriteItems", []string{"s3:PutObject"}, RunsPrefix+"*"),
+			},
+			wildcards: []wildcard{
+				{"*", "targetsS3Uri names a targets file the user uploaded anywhere in the deployment's own bucket; the planner only reads it, and the planner checks the URI names this bucket."},
+				{RunsPrefix + "*", "The planner writes each execution's items file under runs/<execution name>/, a key known only when the execution starts; it writes nothing else."},
+			},
+		},
+		{
+			name:        "summariser",
+			roleName:    config.SummariserRoleName,
+			description: "crossbuild summariser: reads the children's results and returns counts, the first failures and where the results are",
+			// Streams up to 10,000 results from the bucket.
+			timeout:  awscdk.Duration_Seconds(jsii.Number(120)),
+			memoryMB: 512,
+			env:      map[string]string{"CROSSBUILD_BUCKET": *s.Bucket.BucketName()},
+			statements: []awsiam.PolicyStatement{
+				s.listRuns(),
+				s.bucketAccess("ReadResults", []string{"s3:GetObject"}, RunsPrefix+"*"),
+			},
+			wildcards: []wildcard{{RunsPrefix + "*", "Results are written by the Map Run under runs/<execution name>/results/<map run id>/, named at run time."}},
+		},
+		{
 			name:        "poller",
 			roleName:    config.PollerRoleName,
 			description: "crossbuild poller: reads a build's status through the target role",
@@ -203,6 +276,7 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 				"ALLOWED_ROLE_ARNS":             allowedRoles,
 				"ASSUME_ROLE_SECONDS":           strconv.Itoa(assumeRoleSeconds),
 				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
+				"MAX_POLL_INTERVAL_SECONDS":     strconv.Itoa(cfg.MaxPollInterval),
 			}),
 			statements: []awsiam.PolicyStatement{
 				assume,
@@ -247,12 +321,34 @@ func (s *Source) tableAccess(actions ...string) awsiam.PolicyStatement {
 
 // sendTask allows task-token calls against the crossbuild state machine. The Service
 // Authorization Reference lists stateMachine as the resource type of SendTaskSuccess,
-// SendTaskFailure and SendTaskHeartbeat (the token itself names the execution).
+// SendTaskFailure and SendTaskHeartbeat (the token itself names the execution). The tasks
+// run in the Distributed Map's child executions, whose state machine is named
+// <state machine>/<map run label>: both forms are listed.
 func sendTask(stateMachineARN string, actions ...string) awsiam.PolicyStatement {
 	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("CompleteCrossbuildTasks"),
 		Actions:   jsii.Strings(actions...),
-		Resources: jsii.Strings(stateMachineARN),
+		Resources: jsii.Strings(stateMachineARN, stateMachineARN+"/"+statemachine.MapRunLabel),
+	})
+}
+
+// bucketAccess allows object actions on keys of the runs bucket matching pattern.
+func (s *Source) bucketAccess(sid string, actions []string, pattern string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String(sid),
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(*s.Bucket.ArnForObjects(jsii.String(pattern))),
+	})
+}
+
+// listRuns allows listing the bucket under runs/ only (the summariser finds a Map Run's
+// manifest by listing its execution's results prefix).
+func (s *Source) listRuns() awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("ListRuns"),
+		Actions:    jsii.Strings("s3:ListBucket"),
+		Resources:  &[]*string{s.Bucket.BucketArn()},
+		Conditions: &map[string]any{"StringLike": map[string]any{"s3:prefix": []string{RunsPrefix + "*"}}},
 	})
 }
 
@@ -305,6 +401,9 @@ func (s *Source) newFunction(spec functionSpec, assetDir string) (awslambda.Func
 	}
 	fn := awslambda.NewFunction(stack, jsii.String(id), props)
 	suppressXRay(role, "the function's active tracing")
+	for _, w := range spec.wildcards {
+		suppressRunsWildcard(role, stack, s.Bucket, w.pattern, w.why)
+	}
 	return fn, nil
 }
 
@@ -394,7 +493,7 @@ func (s *Source) addCallbackRule(cfg *config.Config) {
 	}))
 }
 
-func (s *Source) newStateMachine(definition string) awsstepfunctions.StateMachine {
+func (s *Source) newStateMachine(definition, stateMachineARN string) awsstepfunctions.StateMachine {
 	logs := awslogs.NewLogGroup(s.Stack, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
 		// The /aws/vendedlogs/ prefix keeps CloudWatch Logs resource policies small.
 		LogGroupName: jsii.String("/aws/vendedlogs/states/" + config.StateMachineName + "-" + *s.Stack.Region()),
@@ -414,12 +513,36 @@ func (s *Source) newStateMachine(definition string) awsstepfunctions.StateMachin
 			IncludeExecutionData: jsii.Bool(false),
 		},
 	})
+	var functions []*string
+	for _, name := range []string{"planner", "starter", "poller", "summariser"} {
+		functions = append(functions, s.Functions[name].FunctionArn())
+	}
 	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("InvokeCrossbuildFunctions"),
 		Actions:   jsii.Strings("lambda:InvokeFunction"),
-		Resources: &[]*string{s.Functions["starter"].FunctionArn(), s.Functions["poller"].FunctionArn()},
+		Resources: &functions,
 	}))
-	suppressStateMachineWildcards(sm.Role())
+	// Distributed Map: the Map Run starts, describes and stops child executions of this
+	// state machine (Step Functions developer guide, "IAM policies for using Distributed Map
+	// states"); child executions are named <state machine>/<label>:<id>.
+	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("StartChildExecutions"),
+		Actions:   jsii.Strings("states:StartExecution"),
+		Resources: jsii.Strings(stateMachineARN),
+	}))
+	executions := strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + "/*"
+	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("SuperviseChildExecutions"),
+		Actions:   jsii.Strings("states:DescribeExecution", "states:StopExecution"),
+		Resources: jsii.Strings(executions),
+	}))
+	// ItemReader reads the planner's items file; ResultWriter writes the results (multipart
+	// for large files), both under runs/.
+	sm.AddToRolePolicy(s.bucketAccess("RunsReadWrite",
+		[]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, RunsPrefix+"*"))
+	suppressStateMachineWildcards(sm.Role(), stateMachineARN)
+	suppressRunsWildcard(sm.Role(), s.Stack, s.Bucket, RunsPrefix+"*",
+		"Each execution reads its items file and writes its results under runs/<execution name>/, named at run time.")
 	return sm
 }
 

@@ -3,6 +3,7 @@ package stacks
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -130,9 +131,9 @@ func TestFunctions(t *testing.T) {
 			})
 		})
 	}
-	// Three function log groups and the state machine's, all with a retention.
+	// The functions' log groups and the state machine's, all with a retention.
 	check(t, func() {
-		tpl.ResourcePropertiesCountIs(str("AWS::Logs::LogGroup"), &map[string]any{"RetentionInDays": 30}, jsii.Number(4))
+		tpl.ResourcePropertiesCountIs(str("AWS::Logs::LogGroup"), &map[string]any{"RetentionInDays": 30}, jsii.Number(float64(len(Functions)+1)))
 	})
 }
 
@@ -194,11 +195,21 @@ func TestEnvironmentMatchesReference(t *testing.T) {
 		if got := keys(env); !slices.Equal(got, want) {
 			t.Errorf("%s environment = %v, want %v", fn, got, want)
 		}
-		if ref, _ := env["TABLE_NAME"].(map[string]any); ref["Ref"] != tableID {
-			t.Errorf("%s TABLE_NAME = %v, want Ref %s", fn, env["TABLE_NAME"], tableID)
+		if _, uses := env["TABLE_NAME"]; uses {
+			if ref, _ := env["TABLE_NAME"].(map[string]any); ref["Ref"] != tableID {
+				t.Errorf("%s TABLE_NAME = %v, want Ref %s", fn, env["TABLE_NAME"], tableID)
+			}
 		}
-		if env["ALLOWED_ACCOUNTS"] != acctA+","+acctB || env["ALLOWED_REGIONS"] != "eu-west-1,us-east-1" {
-			t.Errorf("%s allow-list = %v / %v", fn, env["ALLOWED_ACCOUNTS"], env["ALLOWED_REGIONS"])
+		if _, uses := env["ALLOWED_ACCOUNTS"]; uses {
+			if env["ALLOWED_ACCOUNTS"] != acctA+","+acctB || env["ALLOWED_REGIONS"] != "eu-west-1,us-east-1" {
+				t.Errorf("%s allow-list = %v / %v", fn, env["ALLOWED_ACCOUNTS"], env["ALLOWED_REGIONS"])
+			}
+		}
+		if _, uses := env["CROSSBUILD_BUCKET"]; uses {
+			bucketID, _ := only(t, tpl, "AWS::S3::Bucket")
+			if ref, _ := env["CROSSBUILD_BUCKET"].(map[string]any); ref["Ref"] != bucketID {
+				t.Errorf("%s CROSSBUILD_BUCKET = %v, want Ref %s", fn, env["CROSSBUILD_BUCKET"], bucketID)
+			}
 		}
 	}
 	starter := functionEnv(t, tpl, "crossbuild-starter")
@@ -255,7 +266,7 @@ func TestTokenTable(t *testing.T) {
 
 // definitionOf renders the state machine's DefinitionString (an Fn::Join around the
 // function ARNs) with placeholder ARNs and decodes it.
-func definitionOf(t *testing.T, a *testApp) (def map[string]any, starterARN, pollerARN string) {
+func definitionOf(t *testing.T, a *testApp) (def map[string]any, functionARNs map[string]string) {
 	t.Helper()
 	_, sm := only(t, a.json[config.SourceStackName], "AWS::StepFunctions::StateMachine")
 	resolve := cfn.Placeholders("aws", srcRegion, srcAccount)
@@ -267,9 +278,11 @@ func definitionOf(t *testing.T, a *testApp) (def map[string]any, starterARN, pol
 		t.Fatalf("decode definition: %v\n%s", err, text)
 	}
 	src := a.stacks[config.SourceStackName]
-	starterARN = resolve(logicalID(src, a.d.Source.Functions["starter"]), "Arn")
-	pollerARN = resolve(logicalID(src, a.d.Source.Functions["poller"]), "Arn")
-	return def, starterARN, pollerARN
+	functionARNs = map[string]string{}
+	for name, fn := range a.d.Source.Functions {
+		functionARNs[name] = resolve(logicalID(src, fn), "Arn")
+	}
+	return def, functionARNs
 }
 
 func TestStateMachine(t *testing.T) {
@@ -281,7 +294,8 @@ func TestStateMachine(t *testing.T) {
 			"LoggingConfiguration": obj(map[string]any{"Level": "ALL", "IncludeExecutionData": false}),
 		})
 	})
-	def, starterARN, pollerARN := definitionOf(t, accountsApp)
+	def, arns := definitionOf(t, accountsApp)
+	plannerARN, starterARN, pollerARN, summariserARN := arns["planner"], arns["starter"], arns["poller"], arns["summariser"]
 	top := def["States"].(map[string]any)
 	m := top[statemachine.StateRunTargets].(map[string]any)
 	it := m["ItemProcessor"].(map[string]any)["States"].(map[string]any)
@@ -322,29 +336,34 @@ func TestStateMachine(t *testing.T) {
 		t.Errorf("polling start FunctionName = %v, want %s", fn, starterARN)
 	}
 
-	// The context's defaults reach the definition.
-	if m["MaxConcurrencyPath"] != "$.maxConcurrency" {
-		t.Errorf("MaxConcurrencyPath = %v", m["MaxConcurrencyPath"])
+	if fn := top[statemachine.StatePlanRun].(map[string]any)["Parameters"].(map[string]any)["FunctionName"]; fn != plannerARN {
+		t.Errorf("planner FunctionName = %v, want %s", fn, plannerARN)
 	}
-	topDefaults := top[statemachine.StatePrepareInput].(map[string]any)["Parameters"].(map[string]any)["defaults"].(map[string]any)
-	if topDefaults["maxConcurrency"] != float64(7) {
-		t.Errorf("default maxConcurrency = %v, want 7", topDefaults["maxConcurrency"])
+	if fn := top[statemachine.StateSummarise].(map[string]any)["Parameters"].(map[string]any)["FunctionName"]; fn != summariserARN {
+		t.Errorf("summariser FunctionName = %v, want %s", fn, summariserARN)
 	}
-	defaults := m["ItemSelector"].(map[string]any)["defaults"].(map[string]any)
-	for k, v := range map[string]float64{"heartbeatSeconds": 900, "timeoutSeconds": 7200, "pollIntervalSeconds": 30} {
-		if defaults[k] != v {
-			t.Errorf("default %s = %v, want %v", k, defaults[k], v)
+
+	// The context's defaults reach the planner, which resolves every target's settings.
+	planner := functionEnv(t, accountsApp.json[config.SourceStackName], "crossbuild-planner")
+	for k, v := range map[string]string{
+		"DEFAULT_MAX_CONCURRENCY": "7", "DEFAULT_HEARTBEAT_SECONDS": "900", "DEFAULT_TIMEOUT_SECONDS": "7200", "DEFAULT_POLL_INTERVAL_SECONDS": "30",
+	} {
+		if planner[k] != v {
+			t.Errorf("planner %s = %v, want %s", k, planner[k], v)
 		}
+	}
+	if poller := functionEnv(t, accountsApp.json[config.SourceStackName], "crossbuild-poller"); poller["MAX_POLL_INTERVAL_SECONDS"] != "900" {
+		t.Errorf("poller MAX_POLL_INTERVAL_SECONDS = %v", poller["MAX_POLL_INTERVAL_SECONDS"])
 	}
 }
 
-// TestStateMachineInvokesOnlyItsFunctions: the state machine's role may invoke the starter
-// and the poller, nothing else.
+// TestStateMachineInvokesOnlyItsFunctions: the state machine's role may invoke the
+// planner, the starter, the poller and the summariser, nothing else.
 func TestStateMachineInvokesOnlyItsFunctions(t *testing.T) {
 	src := accountsApp.stacks[config.SourceStackName]
-	want := []string{
-		logicalID(src, accountsApp.d.Source.Functions["starter"]) + ".Arn",
-		logicalID(src, accountsApp.d.Source.Functions["poller"]) + ".Arn",
+	var want []string
+	for _, fn := range []string{"planner", "starter", "poller", "summariser"} {
+		want = append(want, logicalID(src, accountsApp.d.Source.Functions[fn])+".Arn")
 	}
 	var found bool
 	for _, st := range statements(t, accountsApp.json[config.SourceStackName]) {
@@ -489,6 +508,14 @@ func roleStatements(t *testing.T, a *testApp, roleName string) []statement {
 	if roleID == "" {
 		t.Fatalf("role %s not found", roleName)
 	}
+	return roleStatementsByID(t, a, roleID)
+}
+
+// roleStatementsByID returns the identity-policy statements attached to the role with
+// the given logical id.
+func roleStatementsByID(t *testing.T, a *testApp, roleID string) []statement {
+	t.Helper()
+	tpl := a.json[config.SourceStackName]
 	var out []statement
 	for id, r := range resources(tpl, "AWS::IAM::Policy") {
 		for _, role := range r["Properties"].(map[string]any)["Roles"].([]any) {
@@ -537,8 +564,9 @@ func TestFunctionPermissions(t *testing.T) {
 						}
 					case strings.HasPrefix(act, "states:"):
 						sends = true
-						if !slices.Equal(st.resources, []string{stateMachineARN}) {
-							t.Errorf("%s on %v, want only %s", act, st.resources, stateMachineARN)
+						// The tasks run in child executions, named <state machine>/<label>.
+						if want := []string{stateMachineARN, stateMachineARN + "/" + statemachine.MapRunLabel}; !slices.Equal(st.resources, want) {
+							t.Errorf("%s on %v, want only %v", act, st.resources, want)
 						}
 					case strings.HasPrefix(act, "dynamodb:"):
 						table = true
@@ -748,4 +776,87 @@ func keys[V any](m map[string]V) []string {
 			}
 		}
 	})
+}
+
+// TestRunsBucket: the bucket of items and results is private, encrypted, TLS only, and
+// forgets runs after the retention period.
+func TestRunsBucket(t *testing.T) {
+	tpl := accountsApp.source()
+	check(t, func() {
+		tpl.HasResourceProperties(str("AWS::S3::Bucket"), &map[string]any{
+			"PublicAccessBlockConfiguration": map[string]any{
+				"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+			},
+			"BucketEncryption": map[string]any{"ServerSideEncryptionConfiguration": []any{
+				map[string]any{"ServerSideEncryptionByDefault": map[string]any{"SSEAlgorithm": "AES256"}},
+			}},
+			"LifecycleConfiguration": map[string]any{"Rules": []any{obj(map[string]any{
+				"Prefix": RunsPrefix, "ExpirationInDays": runRetentionDays, "Status": "Enabled",
+				"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": 1},
+			})}},
+		})
+	})
+	check(t, func() {
+		tpl.HasResourceProperties(str("AWS::S3::BucketPolicy"), &map[string]any{
+			"PolicyDocument": obj(map[string]any{"Statement": arrayWith(obj(map[string]any{
+				"Effect": "Deny", "Action": "s3:*",
+				"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			}))}),
+		})
+	})
+	check(t, func() {
+		tpl.HasResource(str("AWS::S3::Bucket"), &map[string]any{"DeletionPolicy": "Retain"})
+	})
+}
+
+// TestDistributedMapPermissions: the state machine may start its own child executions,
+// describe and stop them, and read and write objects under runs/ only; the planner and the
+// summariser get what they use and nothing more.
+func TestDistributedMapPermissions(t *testing.T) {
+	src := accountsApp.stacks[config.SourceStackName]
+	bucket := logicalID(src, accountsApp.d.Source.Bucket)
+	smARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", srcRegion, srcAccount, config.StateMachineName)
+	smRole := logicalID(src, accountsApp.d.Source.StateMachine.Role())
+	planner := logicalID(src, accountsApp.d.Source.Functions["planner"].Role())
+	summariser := logicalID(src, accountsApp.d.Source.Functions["summariser"].Role())
+
+	type grant struct {
+		Actions, Resources []string
+	}
+	want := map[string][]grant{
+		smRole: {
+			{[]string{"states:StartExecution"}, []string{smARN}},
+			{[]string{"states:DescribeExecution", "states:StopExecution"}, []string{fmt.Sprintf("arn:aws:states:%s:%s:execution:%s/*", srcRegion, srcAccount, config.StateMachineName)}},
+			{[]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, []string{bucket + ".Arn/runs/*"}},
+		},
+		planner: {
+			{[]string{"s3:GetObject"}, []string{bucket + ".Arn/*"}},
+			{[]string{"s3:PutObject"}, []string{bucket + ".Arn/runs/*"}},
+		},
+		summariser: {
+			{[]string{"s3:ListBucket"}, []string{bucket + ".Arn"}},
+			{[]string{"s3:GetObject"}, []string{bucket + ".Arn/runs/*"}},
+		},
+	}
+	equal := func(a, b []grant) bool {
+		x, _ := json.Marshal(a)
+		y, _ := json.Marshal(b)
+		return string(x) == string(y)
+	}
+	got := map[string][]grant{}
+	for role := range want {
+		for _, st := range roleStatementsByID(t, accountsApp, role) {
+			for _, a := range st.actions {
+				if strings.HasPrefix(a, "s3:") || a == "states:StartExecution" || a == "states:DescribeExecution" {
+					got[role] = append(got[role], grant{st.actions, st.resources})
+					break
+				}
+			}
+		}
+	}
+	for role, grants := range want {
+		if !equal(got[role], grants) {
+			t.Errorf("%s: S3 and execution grants\n got %v\nwant %v", role, got[role], grants)
+		}
+	}
 }

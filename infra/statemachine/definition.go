@@ -4,14 +4,20 @@
 // The definition is plain data so it can be tested without CDK; the source stack passes
 // the Lambda ARNs as CDK tokens, which end up as an Fn::Join in the template.
 //
-// Shape: normalise the execution input (defaults merged with States.JsonMerge so every
-// *Path always resolves), check it, then a Map over crossAccountTargetRoleArns. Each
-// iteration normalises its target the same way and either waits for the build's
-// completion event (lambda:invoke.waitForTaskToken on the starter) or polls (starter,
-// then Wait → poller → Choice). A heartbeat or overall timeout of the event wait falls
-// back to polling the same build. Every iteration ends with a result object; failures
-// are caught and shaped into results so one target never cancels the others. After
-// the Map, a summary decides between success and the TargetsFailed error.
+// Shape: the planner function checks the execution input and writes one item per target into
+// the deployment's bucket; a Distributed Map reads them and runs each target as a child
+// execution of its own (own history, own payload budget); the children's results are written
+// back to the bucket; the summariser function reads them and returns a small summary, which
+// ends the execution as its output or, beyond the failure tolerance, as the cause of
+// TargetsFailed.
+//
+// A child execution either waits for the build's completion event
+// (lambda:invoke.waitForTaskToken on the starter) or polls (starter, then Wait → poller →
+// Choice). A heartbeat or overall timeout of the event wait falls back to polling the same
+// build; the poller doubles its interval up to a cap, so a child's history stays bounded
+// whatever the build's length. A child ends with the target's result as its output, or fails
+// with the target's error name and its failure result as the cause, so the Map Run counts
+// failures against ToleratedFailureCount and ToleratedFailurePercentage.
 package statemachine
 
 import (
@@ -20,33 +26,27 @@ import (
 	"strings"
 )
 
-// Resource ARNs of the Step Functions Lambda integrations.
+// Resource ARNs of the Step Functions integrations.
 const (
 	LambdaInvoke          = "arn:aws:states:::lambda:invoke"
 	LambdaInvokeWithToken = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+	S3GetObject           = "arn:aws:states:::s3:getObject"
+	S3PutObject           = "arn:aws:states:::s3:putObject"
 )
 
-// State names. Tests and docs refer to them.
+// State names. Tests and docs refer to them. State names are unique across the definition,
+// child states included.
 const (
-	StatePrepareInput       = "Prepare input"
-	StateApplyDefaults      = "Apply defaults"
-	StateCheckInput         = "Check input"
-	StateInvalidTargets     = "Invalid crossAccountTargetRoleArns"
-	StateInvalidConcurrency = "Invalid maxConcurrency"
-	StateInvalidTolerance   = "Invalid failureTolerance"
-	StateRunTargets         = "Run targets"
-	StateCollectResults     = "Collect results"
-	StateSummarise          = "Summarise"
-	StateCheckFailures      = "Within failure tolerance?"
-	StateDone               = "Done"
-	StateTargetsFailed      = "Targets failed"
-
+	StatePlanRun           = "Plan run"
+	StateReadInputError    = "Read input error"
+	StateInvalidInput      = "Invalid input"
+	StateRunTargets        = "Run targets"
+	StateSummarise         = "Summarise"
+	StateCheckFailures     = "Within failure tolerance?"
+	StateDone              = "Done"
+	StateTargetsFailed     = "Targets failed"
 	StateCheckTarget       = "Check target"
-	StateTargetNotObject   = "Target is not an object"
-	StateApplyTargetDefs   = "Apply target defaults"
-	StateRouteTarget       = "Route target"
-	StateInvalidWait       = "Invalid wait settings"
-	StateInvalidPoll       = "Invalid poll interval"
+	StateInvalidTarget     = "Invalid target"
 	StateStartAndWait      = "Start build and wait for event"
 	StateFallBack          = "Fall back to polling"
 	StateStartForPolling   = "Start build for polling"
@@ -56,14 +56,19 @@ const (
 	StateBuildSucceeded    = "Build succeeded"
 	StateBuildFailed       = "Build failed"
 	StateTargetFailed      = "Target failed"
+	StateFailTarget        = "Fail target"
 )
 
-// Error names raised by the state machine itself.
+// Error names raised by the state machine itself or by its functions for the whole input.
 const (
-	ErrInvalidInput  = "InvalidInput"
-	ErrInvalidTarget = "InvalidTarget"
-	ErrTargetsFailed = "TargetsFailed"
+	ErrInvalidInput      = "InvalidInput"
+	ErrInvalidTarget     = "InvalidTarget"
+	ErrTargetsFailed     = "TargetsFailed"
+	ErrToleranceExceeded = "States.ExceedToleratedFailureThreshold"
 )
+
+// MapRunLabel names the Map Run; child executions are named <state machine>/<label>:<id>.
+const MapRunLabel = "targets"
 
 // Error names the Lambda functions raise (internal/failure) and the Lambda service errors.
 var (
@@ -80,40 +85,18 @@ var (
 	TimeoutErrors = []string{"States.HeartbeatTimeout", "States.Timeout"}
 )
 
-// Input and per-target limits (docs/reference.md).
-const (
-	MaxTargets          = 1000
-	MaxConcurrencyLimit = 1000
-	MinHeartbeatSeconds = 60
-	MaxHeartbeatSeconds = 86400
-	MaxTimeoutSeconds   = 31536000
-	MinPollSeconds      = 5
-	MaxPollSeconds      = 3600
-)
-
-// Params are the values the definition is built from.
+// Params are the values the definition is built from. Input defaults and limits live in the
+// planner (internal/plan), which resolves every target's settings before the Map reads them.
 type Params struct {
-	StarterARN string // may be a CDK token
-	PollerARN  string // may be a CDK token
-
-	MaxConcurrency      int // default of the input's maxConcurrency; 0 = no limit
-	HeartbeatSeconds    int // default of a target's heartbeatSeconds
-	TimeoutSeconds      int // default of a target's timeoutSeconds
-	PollIntervalSeconds int // default of a target's pollIntervalSeconds
+	PlannerARN    string // may be a CDK token
+	StarterARN    string // may be a CDK token
+	PollerARN     string // may be a CDK token
+	SummariserARN string // may be a CDK token
 }
 
 func (p Params) validate() error {
-	switch {
-	case p.StarterARN == "" || p.PollerARN == "":
-		return fmt.Errorf("starter and poller ARNs are required")
-	case p.MaxConcurrency < 0 || p.MaxConcurrency > MaxConcurrencyLimit:
-		return fmt.Errorf("max concurrency %d outside 0..%d", p.MaxConcurrency, MaxConcurrencyLimit)
-	case p.HeartbeatSeconds < MinHeartbeatSeconds || p.HeartbeatSeconds > MaxHeartbeatSeconds:
-		return fmt.Errorf("heartbeat %d s outside %d..%d", p.HeartbeatSeconds, MinHeartbeatSeconds, MaxHeartbeatSeconds)
-	case p.TimeoutSeconds <= p.HeartbeatSeconds || p.TimeoutSeconds > MaxTimeoutSeconds:
-		return fmt.Errorf("timeout %d s must exceed the heartbeat (%d s) and be at most %d", p.TimeoutSeconds, p.HeartbeatSeconds, MaxTimeoutSeconds)
-	case p.PollIntervalSeconds < MinPollSeconds || p.PollIntervalSeconds > MaxPollSeconds:
-		return fmt.Errorf("poll interval %d s outside %d..%d", p.PollIntervalSeconds, MinPollSeconds, MaxPollSeconds)
+	if p.PlannerARN == "" || p.StarterARN == "" || p.PollerARN == "" || p.SummariserARN == "" {
+		return fmt.Errorf("planner, starter, poller and summariser ARNs are required")
 	}
 	return nil
 }
@@ -127,7 +110,7 @@ func Definition(p Params) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// No HTML escaping: causes such as "60 <= heartbeatSeconds" stay readable in the console.
+	// No HTML escaping: causes stay readable in the console.
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -145,127 +128,117 @@ func Build(p Params) (map[string]any, error) {
 	return obj{
 		"Comment":       "crossbuild: start CodeBuild builds across accounts and Regions and collect their results",
 		"QueryLanguage": "JSONPath",
-		"StartAt":       StatePrepareInput,
+		"StartAt":       StatePlanRun,
 		"States":        topStates(p),
 	}, nil
 }
 
 func topStates(p Params) obj {
-	invalidInput := func(cause string) obj {
-		return obj{"Type": "Fail", "Error": ErrInvalidInput, "Cause": cause}
-	}
 	return obj{
-		// Two steps because a Pass cannot reference what it computes: first put the
-		// defaults next to the input, then merge (keys of the input win).
-		StatePrepareInput: obj{
-			"Type":    "Pass",
-			"Comment": "Put the defaults next to the input so the next state can merge them.",
+		StatePlanRun: obj{
+			"Type":     "Task",
+			"Comment":  "Check the whole input and write one item per target to the bucket; any JSON is accepted here, so a bad input always gets a named error.",
+			"Resource": LambdaInvoke,
 			"Parameters": obj{
-				"defaults": obj{"maxConcurrency": p.MaxConcurrency, "failureTolerance": 0},
-				"input.$":  "$",
-			},
-			"Next": StateApplyDefaults,
-		},
-		StateApplyDefaults: obj{
-			"Type":       "Pass",
-			"Comment":    "maxConcurrency and failureTolerance always exist after this state, so MaxConcurrencyPath resolves.",
-			"Parameters": obj{"merged.$": "States.JsonMerge($.defaults, $.input, false)"},
-			"OutputPath": "$.merged",
-			"Next":       StateCheckInput,
-		},
-		StateCheckInput: obj{
-			"Type": "Choice",
-			// Rules run in order: a type check always precedes the range checks on a value.
-			"Choices": []any{
-				obj{"Not": obj{"Variable": "$.crossAccountTargetRoleArns[0]", "IsPresent": true}, "Next": StateInvalidTargets},
-				obj{"Variable": fmt.Sprintf("$.crossAccountTargetRoleArns[%d]", MaxTargets), "IsPresent": true, "Next": StateInvalidTargets},
-				obj{"Not": obj{"Variable": "$.maxConcurrency", "IsNumeric": true}, "Next": StateInvalidConcurrency},
-				obj{"Or": []any{
-					obj{"Variable": "$.maxConcurrency", "NumericLessThan": 0},
-					obj{"Variable": "$.maxConcurrency", "NumericGreaterThan": MaxConcurrencyLimit},
-				}, "Next": StateInvalidConcurrency},
-				obj{"Not": obj{"Variable": "$.failureTolerance", "IsNumeric": true}, "Next": StateInvalidTolerance},
-				obj{"Variable": "$.failureTolerance", "NumericLessThan": 0, "Next": StateInvalidTolerance},
-			},
-			"Default": StateRunTargets,
-		},
-		StateInvalidTargets:     invalidInput(fmt.Sprintf("crossAccountTargetRoleArns: required, an array of 1 to %d target objects", MaxTargets)),
-		StateInvalidConcurrency: invalidInput(fmt.Sprintf("maxConcurrency: must be an integer from 0 (no limit) to %d", MaxConcurrencyLimit)),
-		StateInvalidTolerance:   invalidInput("failureTolerance: must be a non-negative integer (how many targets may fail)"),
-		StateRunTargets: obj{
-			"Type":               "Map",
-			"ItemsPath":          "$.crossAccountTargetRoleArns",
-			"MaxConcurrencyPath": "$.maxConcurrency",
-			"ItemSelector": obj{
-				"target.$":       "$$.Map.Item.Value",
-				"mapIndex.$":     "$$.Map.Item.Index",
-				"executionArn.$": "$$.Execution.Id",
-				// Merged under each target: its own keys win. The identity keys default to
-				// null so failure results can always reference them.
-				"defaults": obj{
-					"completion":          "event",
-					"heartbeatSeconds":    p.HeartbeatSeconds,
-					"timeoutSeconds":      p.TimeoutSeconds,
-					"pollIntervalSeconds": p.PollIntervalSeconds,
-					"arn":                 nil,
-					"region":              nil,
-					"codeBuildProject":    nil,
+				"FunctionName": p.PlannerARN,
+				"Payload": obj{
+					"input.$":         "$",
+					"executionArn.$":  "$$.Execution.Id",
+					"executionName.$": "$$.Execution.Name",
 				},
 			},
+			"ResultSelector": obj{"plan.$": "$.Payload"},
+			"OutputPath":     "$.plan",
+			"Retry":          []any{lambdaRetry(), transientRetry()},
+			"Catch": []any{
+				// ResultPath "$": the input may be an array or a string, where no path
+				// below "$" can be set.
+				obj{"ErrorEquals": []any{ErrInvalidInput}, "ResultPath": "$", "Next": StateReadInputError},
+			},
+			"Next": StateRunTargets,
+		},
+		StateReadInputError: obj{
+			"Type":       "Pass",
+			"Comment":    "The cause of a function error is its error document; its message names the field and the rule.",
+			"Parameters": obj{"document.$": "States.StringToJson($.Cause)"},
+			"Next":       StateInvalidInput,
+		},
+		StateInvalidInput: obj{
+			"Type":      "Fail",
+			"Error":     ErrInvalidInput,
+			"CausePath": "$.document.errorMessage",
+		},
+		StateRunTargets: obj{
+			"Type":  "Map",
+			"Label": MapRunLabel,
+			"ItemReader": obj{
+				"Resource":     S3GetObject,
+				"ReaderConfig": obj{"InputType": "JSON"},
+				"Parameters":   obj{"Bucket.$": "$.items.bucket", "Key.$": "$.items.key"},
+			},
+			// Evaluated in this execution's context: $$.Execution.Id is the parent execution,
+			// which with the index identifies the target's build (idempotency token, record).
+			"ItemSelector": obj{
+				"target.$":       "$$.Map.Item.Value.target",
+				"settings.$":     "$$.Map.Item.Value.settings",
+				"problem.$":      "$$.Map.Item.Value.problem",
+				"mapIndex.$":     "$$.Map.Item.Index",
+				"executionArn.$": "$$.Execution.Id",
+			},
+			"MaxConcurrencyPath":             "$.maxConcurrency",
+			"ToleratedFailureCountPath":      "$.toleratedFailureCount",
+			"ToleratedFailurePercentagePath": "$.toleratedFailurePercentage",
 			"ItemProcessor": obj{
-				"ProcessorConfig": obj{"Mode": "INLINE"},
+				"ProcessorConfig": obj{"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
 				"StartAt":         StateCheckTarget,
 				"States":          targetStates(p),
 			},
-			"ResultPath": "$.results",
-			"Next":       StateCollectResults,
-		},
-		StateCollectResults: obj{
-			"Type": "Pass",
-			"Parameters": obj{
-				"results.$":          "$.results",
-				"failureTolerance.$": "$.failureTolerance",
-				"succeeded.$":        "$.results[?(@.status == 'SUCCEEDED')]",
-				"failed.$":           "$.results[?(@.status == 'FAILED')]",
+			"ResultWriter": obj{
+				"Resource":   S3PutObject,
+				"Parameters": obj{"Bucket.$": "$.results.bucket", "Prefix.$": "$.results.prefix"},
+			},
+			"ResultPath": "$.mapRun",
+			"Catch": []any{
+				// Too many targets failed: the Map Run stopped; the summariser still reports
+				// every result written so far.
+				obj{"ErrorEquals": []any{ErrToleranceExceeded}, "ResultPath": "$.mapRunError", "Next": StateSummarise},
 			},
 			"Next": StateSummarise,
 		},
 		StateSummarise: obj{
-			"Type": "Pass",
+			"Type":     "Task",
+			"Comment":  "Read the results from the bucket and return counts, the first failures and where the full results are: a small output whatever the target count.",
+			"Resource": LambdaInvoke,
 			"Parameters": obj{
-				"summary": obj{
-					"total.$":            "States.ArrayLength($.results)",
-					"succeeded.$":        "States.ArrayLength($.succeeded)",
-					"failed.$":           "States.ArrayLength($.failed)",
-					"failureTolerance.$": "$.failureTolerance",
-				},
-				"results.$":       "$.results",
-				"failedTargets.$": "$.failed",
+				"FunctionName": p.SummariserARN,
+				"Payload.$":    "$",
 			},
-			"Next": StateCheckFailures,
+			"ResultSelector": obj{"report.$": "$.Payload"},
+			"OutputPath":     "$.report",
+			"Retry":          []any{lambdaRetry(), transientRetry()},
+			"Next":           StateCheckFailures,
 		},
 		StateCheckFailures: obj{
 			"Type": "Choice",
 			"Choices": []any{
-				obj{"Variable": "$.summary.failed", "NumericLessThanEqualsPath": "$.summary.failureTolerance", "Next": StateDone},
+				obj{"Variable": "$.failed", "BooleanEquals": false, "Next": StateDone},
 			},
 			"Default": StateTargetsFailed,
 		},
-		StateDone: obj{"Type": "Succeed"},
+		StateDone: obj{"Type": "Succeed", "OutputPath": "$.output"},
 		StateTargetsFailed: obj{
 			"Type":      "Fail",
 			"Error":     ErrTargetsFailed,
-			"CausePath": "States.Format('{} of {} targets failed: {}', $.summary.failed, $.summary.total, States.JsonToString($.failedTargets))",
+			"CausePath": "$.cause",
 		},
 	}
 }
 
 func targetStates(p Params) obj {
-	num := func(path string) obj { return obj{"Variable": path, "IsNumeric": true} }
-	hb, to, poll := "$.settings.heartbeatSeconds", "$.settings.timeoutSeconds", "$.settings.pollIntervalSeconds"
+	hb, to := "$.settings.heartbeatSeconds", "$.settings.timeoutSeconds"
 
-	// failure shapes the result of a target that did not succeed. Every path it reads
-	// exists: the identity keys are defaulted to null by the Map's ItemSelector.
+	// failure shapes the result of a target that did not succeed; the child then fails with
+	// it. Every path it reads exists: the planner writes every settings key.
 	failure := func(errorAndCause obj) obj {
 		params := obj{
 			"mapIndex.$": "$.mapIndex",
@@ -277,65 +250,15 @@ func targetStates(p Params) obj {
 		for k, v := range errorAndCause {
 			params[k] = v
 		}
-		return obj{"Type": "Pass", "Parameters": params, "End": true}
-	}
-	invalid := func(rule string) obj {
-		return failure(obj{"error": ErrInvalidTarget, "cause.$": fmt.Sprintf("States.Format('target {}: %s', $.mapIndex)", rule)})
+		return obj{"Type": "Pass", "Parameters": params, "Next": StateFailTarget}
 	}
 	catchAll := obj{"ErrorEquals": []any{"States.ALL"}, "ResultPath": "$.error", "Next": StateTargetFailed}
 
 	return obj{
 		StateCheckTarget: obj{
-			"Type":    "Choice",
-			"Comment": "States.JsonMerge needs an object; anything else is reported as InvalidTarget.",
-			"Choices": []any{
-				obj{"Or": []any{
-					obj{"Variable": "$.target", "IsNull": true},
-					obj{"Variable": "$.target", "IsString": true},
-					obj{"Variable": "$.target", "IsNumeric": true},
-					obj{"Variable": "$.target", "IsBoolean": true},
-					obj{"Variable": "$.target[0]", "IsPresent": true},
-				}, "Next": StateTargetNotObject},
-			},
-			"Default": StateApplyTargetDefs,
-		},
-		StateTargetNotObject: obj{
-			"Type": "Pass",
-			"Parameters": obj{
-				"mapIndex.$": "$.mapIndex",
-				"status":     "FAILED",
-				"error":      ErrInvalidTarget,
-				"cause.$":    "States.Format('target {}: must be a JSON object with arn, region and codeBuildProject', $.mapIndex)",
-			},
-			"End": true,
-		},
-		StateApplyTargetDefs: obj{
-			"Type":    "Pass",
-			"Comment": "After this state every *Path of the iteration resolves.",
-			"Parameters": obj{
-				"target.$":       "$.target",
-				"mapIndex.$":     "$.mapIndex",
-				"executionArn.$": "$.executionArn",
-				"settings.$":     "States.JsonMerge($.defaults, $.target, false)",
-			},
-			"Next": StateRouteTarget,
-		},
-		StateRouteTarget: obj{
 			"Type": "Choice",
-			// Type checks come before range checks: rules are tried in order.
 			"Choices": []any{
-				obj{"Or": []any{obj{"Not": num(hb)}, obj{"Not": num(to)}}, "Next": StateInvalidWait},
-				obj{"Or": []any{
-					obj{"Variable": hb, "NumericLessThan": MinHeartbeatSeconds},
-					obj{"Variable": hb, "NumericGreaterThan": MaxHeartbeatSeconds},
-					obj{"Variable": to, "NumericGreaterThan": MaxTimeoutSeconds},
-					obj{"Variable": hb, "NumericGreaterThanEqualsPath": to},
-				}, "Next": StateInvalidWait},
-				obj{"Not": num(poll), "Next": StateInvalidPoll},
-				obj{"Or": []any{
-					obj{"Variable": poll, "NumericLessThan": MinPollSeconds},
-					obj{"Variable": poll, "NumericGreaterThan": MaxPollSeconds},
-				}, "Next": StateInvalidPoll},
+				obj{"Not": obj{"Variable": "$.problem", "IsNull": true}, "Next": StateInvalidTarget},
 				obj{"And": []any{
 					obj{"Variable": "$.settings.completion", "IsString": true},
 					obj{"Variable": "$.settings.completion", "StringEquals": "poll"},
@@ -344,9 +267,7 @@ func targetStates(p Params) obj {
 			// Any other completion value goes to the starter, which rejects it by name.
 			"Default": StateStartAndWait,
 		},
-		StateInvalidWait: invalid(fmt.Sprintf("heartbeatSeconds and timeoutSeconds must be integers with %d <= heartbeatSeconds <= %d and heartbeatSeconds < timeoutSeconds <= %d",
-			MinHeartbeatSeconds, MaxHeartbeatSeconds, MaxTimeoutSeconds)),
-		StateInvalidPoll: invalid(fmt.Sprintf("pollIntervalSeconds must be an integer from %d to %d", MinPollSeconds, MaxPollSeconds)),
+		StateInvalidTarget: failure(obj{"error": ErrInvalidTarget, "cause.$": "$.problem"}),
 		StateStartAndWait: obj{
 			"Type":     "Task",
 			"Comment":  "The starter records the token; the callback completes the task from CodeBuild's events.",
@@ -373,11 +294,12 @@ func targetStates(p Params) obj {
 		StateFallBack: obj{
 			"Type":    "Pass",
 			"Comment": "No event arrived in time: poll the build the starter already started, found by execution and index.",
-			"Parameters": obj{
-				"executionArn.$": "$.executionArn",
-				"mapIndex.$":     "$.mapIndex",
-			},
-			"ResultPath": "$.pollRequest",
+			"Parameters": obj{"payload": obj{"next": obj{
+				"executionArn.$":    "$.executionArn",
+				"mapIndex.$":        "$.mapIndex",
+				"intervalSeconds.$": "$.settings.pollIntervalSeconds",
+			}}},
+			"ResultPath": "$.poll",
 			"Next":       StatePollBuild,
 		},
 		StateStartForPolling: obj{
@@ -391,19 +313,22 @@ func targetStates(p Params) obj {
 					"mapIndex.$":     "$.mapIndex",
 				},
 			},
-			"ResultSelector": obj{
-				"buildId.$": "$.Payload.buildId",
-				"roleArn.$": "$.Payload.roleArn",
-				"region.$":  "$.Payload.region",
-			},
-			"ResultPath": "$.pollRequest",
+			// Shaped as a poller response, so the wait and the poll read one place.
+			"ResultSelector": obj{"payload": obj{"next": obj{
+				"buildId.$":         "$.Payload.buildId",
+				"roleArn.$":         "$.Payload.roleArn",
+				"region.$":          "$.Payload.region",
+				"intervalSeconds.$": "$.Payload.pollIntervalSeconds",
+			}}},
+			"ResultPath": "$.poll",
 			"Retry":      startRetries(),
 			"Catch":      []any{catchAll},
 			"Next":       StateWaitBeforePolling,
 		},
 		StateWaitBeforePolling: obj{
 			"Type":        "Wait",
-			"SecondsPath": poll,
+			"Comment":     "The poller doubles the interval after each poll, up to its cap.",
+			"SecondsPath": "$.poll.payload.next.intervalSeconds",
 			"Next":        StatePollBuild,
 		},
 		StatePollBuild: obj{
@@ -411,7 +336,7 @@ func targetStates(p Params) obj {
 			"Resource": LambdaInvoke,
 			"Parameters": obj{
 				"FunctionName": p.PollerARN,
-				"Payload.$":    "$.pollRequest",
+				"Payload.$":    "$.poll.payload.next",
 			},
 			"ResultSelector": obj{"payload.$": "$.Payload"},
 			"ResultPath":     "$.poll",
@@ -434,23 +359,38 @@ func targetStates(p Params) obj {
 		},
 		StateBuildFailed:  failure(obj{"error.$": "$.poll.payload.error", "cause.$": "$.poll.payload.cause"}),
 		StateTargetFailed: failure(obj{"error.$": "$.error.Error", "cause.$": "$.error.Cause"}),
+		StateFailTarget: obj{
+			"Type":      "Fail",
+			"Comment":   "The child fails with the target's error name, so the Map Run counts it; the cause is the failure result.",
+			"ErrorPath": "$.error",
+			"CausePath": "States.JsonToString($)",
+		},
 	}
 }
 
 // startRetries retry the Lambda service errors, CodeBuild quota errors and transient
 // dependency errors with exponential backoff and full jitter (many targets may hit the
 // same quota at once). Nothing else is retried: invalid or refused targets fail fast.
+//
+// BuildQuotaExceeded waits longest, up to about 7.8 hours, like CodeBuild's own 8-hour
+// queue timeout: a StartBuild refused for a quota or a rate started nothing, so waiting
+// for capacity can never start a second build (docs/scale.md).
 func startRetries() []any {
 	return []any{
 		lambdaRetry(),
-		obj{"ErrorEquals": []any{"BuildQuotaExceeded"}, "IntervalSeconds": 15, "MaxAttempts": 8, "BackoffRate": 2, "MaxDelaySeconds": 300, "JitterStrategy": "FULL"},
+		obj{"ErrorEquals": []any{"BuildQuotaExceeded"}, "IntervalSeconds": 30, "MaxAttempts": 50, "BackoffRate": 2, "MaxDelaySeconds": 600, "JitterStrategy": "FULL"},
 		transientRetry(),
 	}
 }
 
-// pollRetries are startRetries without the quota rule: the poller never starts builds.
+// pollRetries have no quota rule (the poller never starts builds) and wait longer than the
+// starter's, up to about 75 minutes: a poll only reads, so a throttled dependency must not
+// fail a target whose build is running.
 func pollRetries() []any {
-	return []any{lambdaRetry(), transientRetry()}
+	long := func(errs ...string) obj {
+		return obj{"ErrorEquals": toAny(errs), "IntervalSeconds": 5, "MaxAttempts": 20, "BackoffRate": 2, "MaxDelaySeconds": 300, "JitterStrategy": "FULL"}
+	}
+	return []any{long(LambdaServiceErrors...), long("TransientError")}
 }
 
 func lambdaRetry() obj {

@@ -61,9 +61,13 @@ type PollerResponse struct {
 	Next *PollerRequest `json:"next,omitempty"`
 }
 
-var executionARNRe = regexp.MustCompile(`^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:execution:[\w.-]{1,80}:[^:\s]{1,80}$`)
+// executionARNRe matches execution ARNs, those of a Distributed Map's child executions
+// included: execution:<state machine>/<map run label>:<id>. A label is at most 40
+// characters (Step Functions developer guide, "Label (Map)").
+var executionARNRe = regexp.MustCompile(`^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:execution:[\w.-]{1,80}(/[^/:\s]{1,40})?:[^:\s]{1,80}$`)
 
-// ValidExecutionARN reports whether s is a Step Functions execution ARN.
+// ValidExecutionARN reports whether s is a Step Functions execution ARN, a parent's or a
+// Map Run child's.
 func ValidExecutionARN(s string) bool { return executionARNRe.MatchString(s) }
 
 // Decode decodes a payload strictly (unknown fields are refused) into v. Errors are

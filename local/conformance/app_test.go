@@ -14,8 +14,10 @@ import (
 // Function names the app's Lambda tasks invoke in the conformance cases;
 // testdata/app.json keys its handlers by them.
 const (
-	appStarter = "starter"
-	appPoller  = "poller"
+	appPlanner    = "planner"
+	appStarter    = "starter"
+	appPoller     = "poller"
+	appSummariser = "summariser"
 )
 
 // appDefinition renders the app's state machine as the source stack does:
@@ -44,15 +46,40 @@ func appDefinition() (json.RawMessage, error) {
 		return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", cfg.Partition, cfg.SourceRegion, cfg.SourceAccount, name)
 	}
 	def, err := statemachine.Definition(statemachine.Params{
-		StarterARN:          arn(appStarter),
-		PollerARN:           arn(appPoller),
-		MaxConcurrency:      cfg.MaxConcurrency,
-		HeartbeatSeconds:    cfg.HeartbeatSeconds,
-		TimeoutSeconds:      cfg.TimeoutSeconds,
-		PollIntervalSeconds: cfg.PollIntervalSeconds,
+		PlannerARN:    arn(appPlanner),
+		StarterARN:    arn(appStarter),
+		PollerARN:     arn(appPoller),
+		SummariserARN: arn(appSummariser),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return json.RawMessage(def), nil
+}
+
+// appTargetDefinition is the state machine each target's child execution runs: the app's
+// Distributed Map item processor as a definition of its own. The top level (planner,
+// ItemReader, ResultWriter, summariser) is not compared: aws-local-stepfunctions runs a
+// distributed Map as an inline one and reads no items from S3 (docs/local.md).
+func appTargetDefinition() (json.RawMessage, error) {
+	raw, err := appDefinition()
+	if err != nil {
+		return nil, err
+	}
+	var def struct {
+		States map[string]struct {
+			ItemProcessor *struct {
+				StartAt string          `json:"StartAt"`
+				States  json.RawMessage `json:"States"`
+			} `json:"ItemProcessor"`
+		} `json:"States"`
+	}
+	if err := json.Unmarshal(raw, &def); err != nil {
+		return nil, fmt.Errorf("decode the app definition: %w", err)
+	}
+	m := def.States[statemachine.StateRunTargets].ItemProcessor
+	if m == nil {
+		return nil, fmt.Errorf("the app definition has no %q item processor", statemachine.StateRunTargets)
+	}
+	return json.Marshal(map[string]any{"QueryLanguage": "JSONPath", "StartAt": m.StartAt, "States": m.States})
 }

@@ -17,8 +17,8 @@ import (
 // fixture is one case of testdata/*.json.
 type fixture struct {
 	Name string `json:"name"`
-	// Definition is a state machine definition, or the string "app" for the
-	// app's own definition (see appDefinition).
+	// Definition is a state machine definition, or the string "app-target" for
+	// the app's per-target child state machine (see appTargetDefinition).
 	Definition json.RawMessage `json:"definition"`
 	Input      json.RawMessage `json:"input"`
 	// RawHandlers scripts the Lambda functions by name: a map of behaviours,
@@ -158,9 +158,9 @@ func loadFixtures(t *testing.T) []fixture {
 				t.Fatalf("%s: two cases named %q", file, c.Name)
 			}
 			seen[c.id] = true
-			if string(c.Definition) == `"app"` {
+			if string(c.Definition) == `"app-target"` {
 				if app == nil {
-					if app, err = appDefinition(); err != nil {
+					if app, err = appTargetDefinition(); err != nil {
 						t.Fatalf("app definition: %v", err)
 					}
 				}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,14 +123,16 @@ func Run(ctx context.Context, w *world.World, opts Options, out io.Writer) (Resu
 	}
 	res.Builds = buildsOf(w, execARN)
 	printResults(out, res)
-	printTraces(out, w, execARN, res.Builds)
+	printTraces(ctx, out, w, client, execARN, res.Builds)
 	return res, nil
 }
 
-// printTraces shows what an operator finds in X-Ray: the execution's trace, and for each
-// build the invocations annotated with its ARN (the callback's run in traces of their own,
-// linked back to the starter's by origin_trace_id).
-func printTraces(out io.Writer, w *world.World, execARN string, builds []codebuild.BuildInfo) {
+// printTraces shows what an operator finds in X-Ray: the execution's own trace (planner,
+// summariser), and for each build the invocations annotated with its ARN: the starter's in
+// the trace of the target's child execution (each child of the Distributed Map is traced on
+// its own), the callback's in traces of their own, linked back to the starter's by
+// origin_trace_id.
+func printTraces(ctx context.Context, out io.Writer, w *world.World, client *sfn.Client, execARN string, builds []codebuild.BuildInfo) {
 	root, ok := w.ExecutionTrace(execARN)
 	if !ok {
 		return
@@ -137,13 +140,16 @@ func printTraces(out io.Writer, w *world.World, execARN string, builds []codebui
 	// Segments arrive over UDP just after each invocation; give the last ones a moment.
 	time.Sleep(200 * time.Millisecond)
 	traces := w.XRay.Traces()
-	fmt.Fprintf(out, "\nX-Ray: trace %s holds %d segments of this execution's function invocations and their AWS calls\n", root, len(traces[root]))
+	fmt.Fprintf(out, "\nX-Ray: trace %s holds %d segments of this execution's own function invocations and their AWS calls\n", root, len(traces[root]))
+	children := childExecutions(ctx, client, execARN)
 	for _, b := range builds {
+		index := envValue(b, "CROSSBUILD_MAP_INDEX")
+		childRoot, _ := w.ExecutionTrace(children[index])
 		counts := map[string]int{}
 		linked := 0
 		for _, s := range w.XRay.Find("build_arn", b.ARN) {
 			counts[s.Name]++
-			if s.TraceID != root && s.Annotations["origin_trace_id"] == root {
+			if s.TraceID != childRoot && s.Annotations["origin_trace_id"] == childRoot {
 				linked++
 			}
 		}
@@ -152,9 +158,46 @@ func printTraces(out io.Writer, w *world.World, execARN string, builds []codebui
 			names = append(names, fmt.Sprintf("%s x%d", n, c))
 		}
 		sort.Strings(names)
-		fmt.Fprintf(out, "  annotation.build_arn = %q: %s; %d linked back by origin_trace_id\n", b.ARN, strings.Join(names, ", "), linked)
+		fmt.Fprintf(out, "  target %s: child execution %s, trace %s (%d segments)\n", index, children[index], childRoot, len(traces[childRoot]))
+		fmt.Fprintf(out, "    annotation.build_arn = %q: %s; %d linked back by origin_trace_id\n", b.ARN, strings.Join(names, ", "), linked)
 	}
 }
+
+// childExecutions maps each target's map index to its child execution, as an operator finds
+// them: the execution's Map Run, its child executions, each one's input. What cannot be read
+// is left out; the narration then names no child.
+func childExecutions(ctx context.Context, client *sfn.Client, execARN string) map[string]string {
+	out := map[string]string{}
+	runs, err := client.ListMapRuns(ctx, &sfn.ListMapRunsInput{ExecutionArn: aws.String(execARN)})
+	if err != nil {
+		return out
+	}
+	for _, run := range runs.MapRuns {
+		p := sfn.NewListExecutionsPaginator(client, &sfn.ListExecutionsInput{MapRunArn: run.MapRunArn})
+		for pages := 0; p.HasMorePages() && pages < maxPages; pages++ {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				break
+			}
+			for _, e := range page.Executions {
+				d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+				if err != nil {
+					continue
+				}
+				var in struct {
+					MapIndex *int `json:"mapIndex"`
+				}
+				if json.Unmarshal([]byte(aws.ToString(d.Input)), &in) == nil && in.MapIndex != nil {
+					out[strconv.Itoa(*in.MapIndex)] = aws.ToString(e.ExecutionArn)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// maxPages bounds a listing of child executions: 100 a page, 10,000 children at most.
+const maxPages = 100
 
 // buildsOf finds the builds an execution started: the starter passes the execution ARN
 // to every build as a correlation variable.

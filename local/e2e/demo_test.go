@@ -42,10 +42,21 @@ func TestDemoNarratesTheRun(t *testing.T) {
 		"444444444444 eu-west-1 sample-codebuild-project  FAILED TargetNotAllowed",
 		"  SAMPLE_VAR1=Value1",
 		"X-Ray: trace 1-",
+		"target 0: child execution arn:aws:states:eu-west-1:111111111111:execution:crossbuild/targets:",
 		`annotation.build_arn = "` + res.Builds[0].ARN + `": callback x`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the narration lacks %q:\n%s", want, text)
+		}
+	}
+	// Every callback invocation links back to the trace of the child that started its build.
+	for _, b := range res.Builds {
+		prefix := `annotation.build_arn = "` + b.ARN + `": callback x`
+		_, line, ok := strings.Cut(text, prefix)
+		line, _, _ = strings.Cut(line, "\n")
+		callbacks, rest, _ := strings.Cut(line, ",")
+		if !ok || !strings.HasSuffix(rest, "; "+callbacks+" linked back by origin_trace_id") {
+			t.Errorf("build %s: the narration does not link every callback back: %q", b.ARN, prefix+line)
 		}
 	}
 }

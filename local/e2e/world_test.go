@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -44,14 +47,18 @@ const (
 // testWorld is a started world with the clients and names the scenarios use.
 type testWorld struct {
 	*world.World
-	logDir     string
-	sfn        *sfn.Client
-	db         *dynamodb.Client
-	machineARN string
-	table      string   // the token table, as the starter's TABLE_NAME names it
-	starterARN string   // function ARNs, as the definition's tasks name them
-	pollerARN  string   //
-	deadLetter []string // the ARNs of the rules' dead-letter queues
+	logDir        string
+	sfn           *sfn.Client
+	db            *dynamodb.Client
+	s3            *s3.Client
+	machineARN    string
+	table         string   // the token table, as the starter's TABLE_NAME names it
+	bucket        string   // the runs bucket, as the planner's CROSSBUILD_BUCKET names it
+	starterARN    string   // function ARNs, as the definition's tasks name them
+	pollerARN     string   //
+	plannerARN    string   //
+	summariserARN string   //
+	deadLetter    []string // the ARNs of the rules' dead-letter queues
 }
 
 // startWorld starts a world from the prerequisites with opts' test settings, and stops it
@@ -85,12 +92,16 @@ func startWorld(t *testing.T, opts world.Options) *testWorld {
 	tw := &testWorld{World: w, logDir: opts.LogDir,
 		sfn: sfn.NewFromConfig(w.Operator(sourceAccount, sourceRegion)),
 		db:  dynamodb.NewFromConfig(w.Operator(sourceAccount, sourceRegion)),
+		s3:  s3.NewFromConfig(w.Operator(sourceAccount, sourceRegion)),
 	}
 	var ok bool
 	if tw.machineARN, ok = w.StateMachines[stateMachine]; !ok {
 		t.Fatalf("no state machine %q in the assembly: %v", stateMachine, w.StateMachines)
 	}
-	if tw.table, err = starterTable(w.Stacks); err != nil {
+	if tw.table, err = functionEnv(w.Stacks, "crossbuild-starter", "TABLE_NAME"); err != nil {
+		t.Fatal(err)
+	}
+	if tw.bucket, err = functionEnv(w.Stacks, "crossbuild-planner", "CROSSBUILD_BUCKET"); err != nil {
 		t.Fatal(err)
 	}
 	for _, arn := range w.Lambda.Functions() {
@@ -99,10 +110,14 @@ func startWorld(t *testing.T, opts world.Options) *testWorld {
 			tw.starterARN = arn
 		case strings.HasSuffix(arn, ":function:crossbuild-poller"):
 			tw.pollerARN = arn
+		case strings.HasSuffix(arn, ":function:crossbuild-planner"):
+			tw.plannerARN = arn
+		case strings.HasSuffix(arn, ":function:crossbuild-summariser"):
+			tw.summariserARN = arn
 		}
 	}
-	if tw.starterARN == "" || tw.pollerARN == "" {
-		t.Fatalf("starter or poller missing among the functions %v", w.Lambda.Functions())
+	if tw.starterARN == "" || tw.pollerARN == "" || tw.plannerARN == "" || tw.summariserARN == "" {
+		t.Fatalf("starter, poller, planner or summariser missing among the functions %v", w.Lambda.Functions())
 	}
 	if tw.deadLetter, err = deadLetterQueues(w.Stacks); err != nil {
 		t.Fatal(err)
@@ -126,26 +141,26 @@ func withPrerequisites(t *testing.T, opts world.Options) world.Options {
 	return opts
 }
 
-// starterTable returns the token table's name as the starter's environment gives it.
-func starterTable(stacks []*cfn.Stack) (string, error) {
+// functionEnv returns a variable of a function's environment, as the template gives it.
+func functionEnv(stacks []*cfn.Stack, function, variable string) (string, error) {
 	for _, s := range stacks {
 		for _, id := range s.ResourcesOfType("AWS::Lambda::Function") {
 			props, err := s.Properties(id)
 			if err != nil {
 				return "", err
 			}
-			if props["FunctionName"] != "crossbuild-starter" {
+			if props["FunctionName"] != function {
 				continue
 			}
 			env, _ := props["Environment"].(map[string]any)
 			vars, _ := env["Variables"].(map[string]any)
-			if name, _ := vars["TABLE_NAME"].(string); name != "" {
-				return name, nil
+			if value, _ := vars[variable].(string); value != "" {
+				return value, nil
 			}
-			return "", fmt.Errorf("the starter in %s has no TABLE_NAME", s.Name)
+			return "", fmt.Errorf("%s in %s has no %s", function, s.Name, variable)
 		}
 	}
-	return "", errors.New("no function named crossbuild-starter in the assembly")
+	return "", fmt.Errorf("no function named %s in the assembly", function)
 }
 
 // deadLetterQueues returns the dead-letter queue ARNs of every rule target.
@@ -198,12 +213,23 @@ func tail(s string, n int) string {
 
 // Executions.
 
-// execution is one finished (or stopped) execution as an operator reads it.
+// execution is one finished (or stopped) execution as an operator reads it through the API:
+// the parent's description and its own history, its Map Run, and every child execution of
+// the Map Run (one per target) with its own history.
 type execution struct {
+	arn      string
+	desc     *sfn.DescribeExecutionOutput
+	history  []sfntypes.HistoryEvent // the parent's own events
+	mapRuns  []*sfn.DescribeMapRunOutput
+	children map[int]*child                // by map index
+	builds   map[int][]codebuild.BuildInfo // by map index
+}
+
+// child is a child execution of the Distributed Map: one target.
+type child struct {
 	arn     string
 	desc    *sfn.DescribeExecutionOutput
 	history []sfntypes.HistoryEvent
-	builds  map[int][]codebuild.BuildInfo // by map index
 }
 
 // start starts an execution of the crossbuild state machine.
@@ -213,8 +239,14 @@ func (tw *testWorld) start(t *testing.T, name string, input any) string {
 	if err != nil {
 		t.Fatalf("encode the input: %v", err)
 	}
+	return tw.startRaw(t, name, string(raw))
+}
+
+// startRaw starts an execution with an input given as JSON text.
+func (tw *testWorld) startRaw(t *testing.T, name, input string) string {
+	t.Helper()
 	out, err := tw.sfn.StartExecution(t.Context(), &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(tw.machineARN), Name: aws.String(name), Input: aws.String(string(raw)),
+		StateMachineArn: aws.String(tw.machineARN), Name: aws.String(name), Input: aws.String(input),
 	})
 	if err != nil {
 		t.Fatalf("start execution %s: %v", name, err)
@@ -233,7 +265,12 @@ func (tw *testWorld) run(t *testing.T, name string, input any) *execution {
 // waitEnded polls DescribeExecution until the execution is no longer running.
 func (tw *testWorld) waitEnded(t *testing.T, arn string) {
 	t.Helper()
-	err := poll(executionTimeout, func() (bool, error) {
+	tw.waitEndedWithin(t, arn, executionTimeout)
+}
+
+func (tw *testWorld) waitEndedWithin(t *testing.T, arn string, limit time.Duration) {
+	t.Helper()
+	err := poll(limit, func() (bool, error) {
 		d, err := tw.sfn.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
 			return false, err
@@ -245,21 +282,63 @@ func (tw *testWorld) waitEnded(t *testing.T, arn string) {
 	}
 }
 
-// read describes an execution, pages through its history and finds its builds.
+// read describes an execution and pages through its history, finds its Map Run and the
+// child executions (ListMapRuns, ListExecutions by Map Run), describes each child and pages
+// through its history, and finds the builds the execution started.
 func (tw *testWorld) read(t *testing.T, arn string) *execution {
 	t.Helper()
-	x := &execution{arn: arn}
-	var err error
-	if x.desc, err = tw.sfn.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)}); err != nil {
-		t.Fatalf("describe %s: %v", arn, err)
-	}
+	x := &execution{arn: arn, children: map[int]*child{}}
+	x.desc = tw.describe(t, arn)
 	x.history = tw.history(t, arn)
+	for _, runARN := range tw.mapRunsOf(t, arn) {
+		run, err := tw.sfn.DescribeMapRun(t.Context(), &sfn.DescribeMapRunInput{MapRunArn: aws.String(runARN)})
+		if err != nil {
+			t.Fatalf("describe map run %s: %v", runARN, err)
+		}
+		x.mapRuns = append(x.mapRuns, run)
+		for _, childARN := range tw.childrenOf(t, runARN) {
+			c := &child{arn: childARN, desc: tw.describe(t, childARN), history: tw.history(t, childARN)}
+			if got := aws.ToString(c.desc.MapRunArn); got != runARN {
+				t.Errorf("child %s describes map run %q, want %s", childARN, got, runARN)
+			}
+			var in struct {
+				MapIndex     *int   `json:"mapIndex"`
+				ExecutionARN string `json:"executionArn"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(c.desc.Input)), &in); err != nil || in.MapIndex == nil {
+				t.Fatalf("child %s input %s has no mapIndex (%v)", childARN, aws.ToString(c.desc.Input), err)
+			}
+			// The ItemSelector runs in the parent's context: the child names its parent.
+			if in.ExecutionARN != arn {
+				t.Errorf("child %s input names execution %q, want the parent %s", childARN, in.ExecutionARN, arn)
+			}
+			if prev, dup := x.children[*in.MapIndex]; dup {
+				t.Fatalf("map index %d has two child executions: %s and %s", *in.MapIndex, prev.arn, childARN)
+			}
+			x.children[*in.MapIndex] = c
+		}
+	}
+	if len(x.mapRuns) > 1 {
+		t.Errorf("execution %s started %d map runs, want at most one (the Map state has no Retry)", arn, len(x.mapRuns))
+	}
 	x.builds = tw.buildsOf(arn)
 	if odd := x.builds[-1]; len(odd) > 0 {
 		t.Errorf("build %s of %s has no usable CROSSBUILD_MAP_INDEX", odd[0].ID, arn)
 	}
 	return x
 }
+
+func (tw *testWorld) describe(t *testing.T, arn string) *sfn.DescribeExecutionOutput {
+	t.Helper()
+	d, err := tw.sfn.DescribeExecution(t.Context(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	if err != nil {
+		t.Fatalf("describe %s: %v", arn, err)
+	}
+	return d
+}
+
+// maxPages bounds every listing.
+const maxPages = 1000
 
 // history reads every event of an execution through GetExecutionHistory's pages.
 func (tw *testWorld) history(t *testing.T, arn string) []sfntypes.HistoryEvent {
@@ -269,8 +348,8 @@ func (tw *testWorld) history(t *testing.T, arn string) []sfntypes.HistoryEvent {
 		ExecutionArn: aws.String(arn), MaxResults: 100,
 	})
 	for pages := 0; p.HasMorePages(); pages++ {
-		if pages > 1000 {
-			t.Fatalf("history of %s: more than 1000 pages", arn)
+		if pages > maxPages {
+			t.Fatalf("history of %s: more than %d pages", arn, maxPages)
 		}
 		page, err := p.NextPage(t.Context())
 		if err != nil {
@@ -281,8 +360,48 @@ func (tw *testWorld) history(t *testing.T, arn string) []sfntypes.HistoryEvent {
 	return events
 }
 
+// mapRunsOf lists the Map Runs an execution started.
+func (tw *testWorld) mapRunsOf(t *testing.T, arn string) []string {
+	t.Helper()
+	var out []string
+	p := sfn.NewListMapRunsPaginator(tw.sfn, &sfn.ListMapRunsInput{ExecutionArn: aws.String(arn)})
+	for pages := 0; p.HasMorePages(); pages++ {
+		if pages > maxPages {
+			t.Fatalf("map runs of %s: more than %d pages", arn, maxPages)
+		}
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatalf("map runs of %s: %v", arn, err)
+		}
+		for _, r := range page.MapRuns {
+			out = append(out, aws.ToString(r.MapRunArn))
+		}
+	}
+	return out
+}
+
+// childrenOf lists the child executions of a Map Run.
+func (tw *testWorld) childrenOf(t *testing.T, mapRunARN string) []string {
+	t.Helper()
+	var out []string
+	p := sfn.NewListExecutionsPaginator(tw.sfn, &sfn.ListExecutionsInput{MapRunArn: aws.String(mapRunARN), MaxResults: 100})
+	for pages := 0; p.HasMorePages(); pages++ {
+		if pages > maxPages {
+			t.Fatalf("children of %s: more than %d pages", mapRunARN, maxPages)
+		}
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatalf("children of %s: %v", mapRunARN, err)
+		}
+		for _, e := range page.Executions {
+			out = append(out, aws.ToString(e.ExecutionArn))
+		}
+	}
+	return out
+}
+
 // buildsOf finds the builds an execution started, by the correlation variables the
-// starter gives every build.
+// starter gives every build: the parent's ARN, which the children pass on, and the index.
 func (tw *testWorld) buildsOf(arn string) map[int][]codebuild.BuildInfo {
 	out := map[int][]codebuild.BuildInfo{}
 	for _, b := range tw.CodeBuild.Builds() {
@@ -377,6 +496,37 @@ func poll(limit time.Duration, done func() (bool, error)) error {
 	}
 }
 
+// Children and Map Runs.
+
+// child returns the child execution of a map index, which must exist.
+func (x *execution) child(t *testing.T, index int) *child {
+	t.Helper()
+	c, ok := x.children[index]
+	if !ok {
+		t.Fatalf("execution %s has no child execution for map index %d (children: %d)", x.arn, index, len(x.children))
+	}
+	return c
+}
+
+// childEvents returns the events of every child, in map index order: the work of the
+// targets, which counts across the children read.
+func (x *execution) childEvents() []sfntypes.HistoryEvent {
+	var out []sfntypes.HistoryEvent
+	for _, i := range slices.Sorted(maps.Keys(x.children)) {
+		out = append(out, x.children[i].history...)
+	}
+	return out
+}
+
+// mapRun returns the execution's Map Run, which must exist.
+func (x *execution) mapRun(t *testing.T) *sfn.DescribeMapRunOutput {
+	t.Helper()
+	if len(x.mapRuns) == 0 {
+		t.Fatalf("execution %s started no map run:%s", x.arn, typesOf(x.history))
+	}
+	return x.mapRuns[0]
+}
+
 // History.
 
 // count returns how many events have the type.
@@ -466,14 +616,25 @@ func typesOf(h []sfntypes.HistoryEvent) string {
 
 // output is the execution output (docs/reference.md, "Execution output").
 type output struct {
-	Summary struct {
-		Total            int `json:"total"`
-		Succeeded        int `json:"succeeded"`
-		Failed           int `json:"failed"`
-		FailureTolerance int `json:"failureTolerance"`
-	} `json:"summary"`
-	Results       []result `json:"results"`
-	FailedTargets []result `json:"failedTargets"`
+	Summary         summary  `json:"summary"`
+	Results         []result `json:"results"`
+	FailedTargets   []result `json:"failedTargets"`
+	ResultsLocation struct {
+		Bucket   string  `json:"bucket"`
+		Prefix   string  `json:"prefix"`
+		Manifest *string `json:"manifest"`
+	} `json:"resultsLocation"`
+}
+
+type summary struct {
+	Total                      int            `json:"total"`
+	Succeeded                  int            `json:"succeeded"`
+	Failed                     int            `json:"failed"`
+	NotRun                     int            `json:"notRun"`
+	ByStatus                   map[string]int `json:"byStatus"`
+	ByError                    map[string]int `json:"byError"`
+	ToleratedFailureCount      int            `json:"toleratedFailureCount"`
+	ToleratedFailurePercentage float64        `json:"toleratedFailurePercentage"`
 }
 
 // result is one target's result: the per-target result of a build that ran, or the
@@ -506,24 +667,272 @@ type failureCause struct {
 	LogsDeepLink string `json:"logsDeepLink"`
 }
 
+// report is the output of the Summarise state: the execution's output, and for a failed
+// run the cause the execution fails with.
+type report struct {
+	Output json.RawMessage `json:"output"`
+	Failed bool            `json:"failed"`
+	Cause  string          `json:"cause"`
+}
+
 // decodeOutput decodes an execution output, or for an execution that failed, the output
-// of the state that summarised the results (the failed execution itself has none).
+// the Summarise state reported (the failed execution itself has none), whose cause must be
+// the execution's.
 func (x *execution) decodeOutput(t *testing.T) output {
 	t.Helper()
 	raw := aws.ToString(x.desc.Output)
 	if x.desc.Status != sfntypes.ExecutionStatusSucceeded {
-		var ok bool
-		if raw, ok = stateOutput(x.history, "Summarise"); !ok {
+		text, ok := stateOutput(x.history, "Summarise")
+		if !ok {
 			t.Fatalf("execution %s: no output and no Summarise state in its history:%s", x.arn, typesOf(x.history))
 		}
+		var r report
+		if err := strictDecode(text, &r); err != nil {
+			t.Fatalf("Summarise output %s: %v", text, err)
+		}
+		if !r.Failed || r.Cause != aws.ToString(x.desc.Cause) {
+			t.Errorf("Summarise reported failed %v with cause %q; the execution's cause is %q", r.Failed, r.Cause, aws.ToString(x.desc.Cause))
+		}
+		raw = string(r.Output)
 	}
 	var o output
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&o); err != nil {
+	if err := strictDecode(raw, &o); err != nil {
 		t.Fatalf("execution output %s: %v", raw, err)
 	}
 	return o
+}
+
+// strictDecode decodes JSON text that must have no field v does not know.
+func strictDecode(text string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// Results in S3.
+
+// exported is what the Map Run's ResultWriter wrote, read back through S3 with the
+// operator's credentials.
+type exported struct {
+	manifestKey string
+	manifest    manifest
+	entries     map[int]resultEntry // by map index
+	kinds       map[string]int      // entries per result file kind
+}
+
+// manifest is the ResultWriter's manifest.json.
+type manifest struct {
+	DestinationBucket string `json:"DestinationBucket"`
+	MapRunArn         string `json:"MapRunArn"`
+	ResultFiles       map[string][]struct {
+		Key  string `json:"Key"`
+		Size int64  `json:"Size"`
+	} `json:"ResultFiles"`
+}
+
+// resultEntry is one child execution in a result file. Input and Output are JSON text.
+type resultEntry struct {
+	ExecutionArn        string       `json:"ExecutionArn"`
+	Input               string       `json:"Input"`
+	InputDetails        *dataDetails `json:"InputDetails"`
+	Name                string       `json:"Name"`
+	Output              *string      `json:"Output"`
+	OutputDetails       *dataDetails `json:"OutputDetails"`
+	RedriveCount        *int         `json:"RedriveCount"`
+	RedriveStatus       string       `json:"RedriveStatus"`
+	RedriveStatusReason string       `json:"RedriveStatusReason"`
+	StartDate           string       `json:"StartDate"`
+	StateMachineArn     string       `json:"StateMachineArn"`
+	Status              string       `json:"Status"`
+	StopDate            string       `json:"StopDate"`
+	Error               *string      `json:"Error"`
+	Cause               *string      `json:"Cause"`
+}
+
+type dataDetails struct {
+	Included bool `json:"Included"`
+}
+
+// resultFileKinds are the manifest's ResultFiles keys, and the statuses each file holds.
+var resultFileKinds = map[string][]string{
+	"SUCCEEDED": {"SUCCEEDED"},
+	"FAILED":    {"FAILED", "ABORTED", "TIMED_OUT"},
+	"PENDING":   {"PENDING"},
+}
+
+// exported reads the results of the execution's Map Run from the runs bucket: it lists
+// runs/<name>/results/, which must hold exactly the Map Run's manifest and the files it
+// names, and decodes every entry.
+func (tw *testWorld) exported(t *testing.T, x *execution) *exported {
+	t.Helper()
+	run := x.mapRun(t)
+	runARN := aws.ToString(run.MapRunArn)
+	prefix := "runs/" + aws.ToString(x.desc.Name) + "/results/"
+	ex := &exported{
+		manifestKey: prefix + runARN[strings.LastIndexByte(runARN, ':')+1:] + "/manifest.json",
+		entries:     map[int]resultEntry{},
+		kinds:       map[string]int{},
+	}
+	listed := tw.listObjects(t, prefix)
+	if _, ok := listed[ex.manifestKey]; !ok {
+		t.Fatalf("no manifest %s in s3://%s; objects: %v", ex.manifestKey, tw.bucket, slices.Sorted(maps.Keys(listed)))
+	}
+	if err := strictDecode(string(tw.getObject(t, ex.manifestKey)), &ex.manifest); err != nil {
+		t.Fatalf("manifest %s: %v", ex.manifestKey, err)
+	}
+	if ex.manifest.DestinationBucket != tw.bucket || ex.manifest.MapRunArn != runARN {
+		t.Errorf("manifest names bucket %q and map run %q, want %s and %s", ex.manifest.DestinationBucket, ex.manifest.MapRunArn, tw.bucket, runARN)
+	}
+	named := map[string]bool{ex.manifestKey: true}
+	for kind, files := range ex.manifest.ResultFiles {
+		statuses, known := resultFileKinds[kind]
+		if !known {
+			t.Errorf("manifest lists result files of kind %q", kind)
+		}
+		for _, f := range files {
+			named[f.Key] = true
+			body := tw.getObject(t, f.Key)
+			if int64(len(body)) != f.Size || listed[f.Key] != f.Size {
+				t.Errorf("result file %s: %d bytes, listed with %d, the manifest says %d", f.Key, len(body), listed[f.Key], f.Size)
+			}
+			var entries []resultEntry
+			if err := strictDecode(string(body), &entries); err != nil {
+				t.Fatalf("result file %s: %v", f.Key, err)
+			}
+			for _, e := range entries {
+				ex.kinds[kind]++
+				if !slices.Contains(statuses, e.Status) {
+					t.Errorf("result file %s holds an entry with status %s", f.Key, e.Status)
+				}
+				var in struct {
+					MapIndex *int `json:"mapIndex"`
+				}
+				if err := json.Unmarshal([]byte(e.Input), &in); err != nil || in.MapIndex == nil {
+					t.Fatalf("result file %s: entry input %q has no mapIndex", f.Key, e.Input)
+				}
+				if _, dup := ex.entries[*in.MapIndex]; dup {
+					t.Errorf("map index %d has two result entries", *in.MapIndex)
+				}
+				if c, ok := x.children[*in.MapIndex]; ok && c.arn != e.ExecutionArn {
+					t.Errorf("result entry of map index %d names execution %q, want the child %s", *in.MapIndex, e.ExecutionArn, c.arn)
+				}
+				if problem := e.problem(tw.machineARN + "/" + mapRunLabel); problem != "" {
+					t.Errorf("result entry of map index %d in %s: %s", *in.MapIndex, f.Key, problem)
+				}
+				ex.entries[*in.MapIndex] = e
+			}
+		}
+	}
+	for key := range listed {
+		if !named[key] {
+			t.Errorf("s3://%s/%s is neither the manifest nor a file it names", tw.bucket, key)
+		}
+	}
+	return ex
+}
+
+// mapRunLabel is the Distributed Map's Label: children run <state machine ARN>/<label>.
+const mapRunLabel = "targets"
+
+// problem says what an entry lacks of the fields Step Functions exports for its status, or
+// "". A child that ran has its ARN, name, dates and redrive fields; one that succeeded its
+// output, one that failed its error instead; an item never started only its input.
+func (e resultEntry) problem(childMachine string) string {
+	switch {
+	case e.StateMachineArn != childMachine:
+		return fmt.Sprintf("state machine %q, want %s", e.StateMachineArn, childMachine)
+	case e.Input == "" || e.InputDetails == nil || !e.InputDetails.Included:
+		return "no included input"
+	case e.RedriveCount == nil || *e.RedriveCount != 0 || e.RedriveStatus != "NOT_REDRIVABLE":
+		return fmt.Sprintf("redrive count %v status %q, want 0 and NOT_REDRIVABLE", e.RedriveCount, e.RedriveStatus)
+	case e.Status == "PENDING":
+		if e.ExecutionArn != "" || e.Name != "" || e.StartDate != "" || e.Output != nil || e.Error != nil {
+			return "an item never started carries execution fields"
+		}
+		return ""
+	case e.ExecutionArn == "" || e.Name == "" || e.StartDate == "" || e.StopDate == "" || e.RedriveStatusReason == "":
+		return "a child that ran lacks its ARN, name, dates or redrive reason"
+	case e.Status == "SUCCEEDED" && (e.Output == nil || e.OutputDetails == nil || !e.OutputDetails.Included || e.Error != nil || e.Cause != nil):
+		return "a child that succeeded lacks its included output, or has an error"
+	case e.Status != "SUCCEEDED" && (e.Output != nil || e.OutputDetails != nil):
+		return "a child that did not succeed has an output"
+	case e.Status == "FAILED" && (e.Error == nil || e.Cause == nil):
+		return "a child that failed lacks its error or cause"
+	}
+	return ""
+}
+
+// result returns a map index's result as the results in S3 give it: the output of a child
+// that succeeded, the failure result a child that failed carries as its cause, or for a
+// child that did not end through its Fail state (aborted, never started) its status.
+func (ex *exported) result(t *testing.T, index int) result {
+	t.Helper()
+	e, ok := ex.entries[index]
+	if !ok {
+		t.Fatalf("no result entry for map index %d", index)
+	}
+	var r result
+	switch {
+	case e.Status == "SUCCEEDED" && e.Output != nil:
+		if err := strictDecode(*e.Output, &r); err != nil {
+			t.Fatalf("output of map index %d: %v", index, err)
+		}
+	case e.Status == "FAILED" && e.Cause != nil:
+		if err := strictDecode(*e.Cause, &r); err != nil {
+			t.Fatalf("cause of map index %d: %v", index, err)
+		}
+		if e.Error == nil || *e.Error != r.Error {
+			t.Errorf("map index %d failed with error %v, its failure result names %q", index, e.Error, r.Error)
+		}
+	default:
+		r.Status = e.Status
+	}
+	return r
+}
+
+// listObjects lists the runs bucket's keys under a prefix, with their sizes.
+func (tw *testWorld) listObjects(t *testing.T, prefix string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	p := s3.NewListObjectsV2Paginator(tw.s3, &s3.ListObjectsV2Input{Bucket: aws.String(tw.bucket), Prefix: aws.String(prefix)})
+	for pages := 0; p.HasMorePages(); pages++ {
+		if pages > maxPages {
+			t.Fatalf("s3://%s/%s: more than %d pages", tw.bucket, prefix, maxPages)
+		}
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatalf("list s3://%s/%s: %v", tw.bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			out[aws.ToString(o.Key)] = aws.ToInt64(o.Size)
+		}
+	}
+	return out
+}
+
+// getObject reads an object of the runs bucket.
+func (tw *testWorld) getObject(t *testing.T, key string) []byte {
+	t.Helper()
+	out, err := tw.s3.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(tw.bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("get s3://%s/%s: %v", tw.bucket, key, err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatalf("read s3://%s/%s: %v", tw.bucket, key, err)
+	}
+	return b
+}
+
+// putObject writes an object into the runs bucket.
+func (tw *testWorld) putObject(t *testing.T, key string, body []byte) {
+	t.Helper()
+	if _, err := tw.s3.PutObject(t.Context(), &s3.PutObjectInput{
+		Bucket: aws.String(tw.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+	}); err != nil {
+		t.Fatalf("put s3://%s/%s: %v", tw.bucket, key, err)
+	}
 }
 
 // Inputs.

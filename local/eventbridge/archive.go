@@ -55,6 +55,9 @@ func (s *Service) AddArchive(account, region, busName, name string, pattern json
 		}
 	}
 	if s.opts.ArchiveDir != "" {
+		if err := os.MkdirAll(s.opts.ArchiveDir, 0o755); err != nil {
+			return &ConfigError{Resource: resource, Field: "ArchiveName", Err: fmt.Errorf("archive folder: %w", err)}
+		}
 		a.file = filepath.Join(s.opts.ArchiveDir, fmt.Sprintf("%s.%s.%s.jsonl", account, region, name))
 	}
 	s.mu.Lock()

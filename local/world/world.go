@@ -197,7 +197,11 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 		RetryBackoff: opts.EventRetryBackoff,
 		Drop:         opts.DropEvent,
 		ArchiveDir:   filepath.Join(opts.LogDir, "archives"),
-		Logger:       w.log.With("service", "events"),
+		// EventBridge itself loses no event for being busy: the bound only keeps a runaway
+		// test from exhausting memory, far above the 24 deliveries a build's events need
+		// (12 events, forwarded, then delivered to the callback) times 10,000 targets.
+		MaxPending: 1_000_000,
+		Logger:     w.log.With("service", "events"),
 	}
 	w.Events = eventbridge.New(evOpts)
 	router.Handle("events", w.Events)
@@ -292,7 +296,8 @@ func (w *World) StacksByName() []string {
 func (w *World) traceHeader(req asl.TaskRequest) string {
 	w.traceMu.Lock()
 	defer w.traceMu.Unlock()
-	if !w.traced[req.StateMachineArn] {
+	// A Distributed Map's child runs <machine>/<label> and is traced as its machine is.
+	if machine, _, _ := strings.Cut(req.StateMachineArn, "/"); !w.traced[machine] {
 		return ""
 	}
 	root, ok := w.traceRoots[req.ExecutionArn]
@@ -358,4 +363,21 @@ func accountOf(arn string) string {
 		return ""
 	}
 	return parts[4]
+}
+
+// Tools finds what a world needs besides the assembly and the functions: the Lambda Runtime
+// Interface Emulator, built into <functions>/bin when it is not there yet, and dynalite from
+// the pinned npm packages.
+func Tools(ctx context.Context, functions string) (rie, dynaliteBin string, err error) {
+	dir, err := filepath.Abs(filepath.Join(functions, "bin"))
+	if err != nil {
+		return "", "", err
+	}
+	if rie, err = lambda.BuildRIE(ctx, dir); err != nil {
+		return "", "", fmt.Errorf("build the Lambda Runtime Interface Emulator: %w", err)
+	}
+	if dynaliteBin, err = dynalite.Binary(); err != nil {
+		return "", "", fmt.Errorf("%w (run `make tools`)", err)
+	}
+	return rie, dynaliteBin, nil
 }

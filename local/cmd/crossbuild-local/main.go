@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/crossbuild/crossbuild/local/demo"
-	"github.com/crossbuild/crossbuild/local/dynalite"
-	"github.com/crossbuild/crossbuild/local/lambda"
 	"github.com/crossbuild/crossbuild/local/world"
 )
 
@@ -55,18 +53,12 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if *rie == "" {
-		dir, err := filepath.Abs(filepath.Join(*functions, "bin"))
-		if err != nil {
-			return err
-		}
-		if *rie, err = lambda.BuildRIE(ctx, dir); err != nil {
-			return fmt.Errorf("build the Lambda Runtime Interface Emulator: %w", err)
-		}
-	}
-	dyn, err := dynalite.Binary()
+	rieBin, dyn, err := world.Tools(ctx, *functions)
 	if err != nil {
-		return fmt.Errorf("%w (run `make tools`)", err)
+		return err
+	}
+	if *rie == "" {
+		*rie = rieBin
 	}
 	fmt.Printf("logs: %s\n", *logs)
 	w, err := world.Start(ctx, world.Options{
