@@ -208,9 +208,15 @@ func buildsOf(w *world.World, execARN string) []codebuild.BuildInfo {
 			out = append(out, b)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		return envValue(out[i], "CROSSBUILD_MAP_INDEX") < envValue(out[j], "CROSSBUILD_MAP_INDEX")
-	})
+	// By map index as a number: "10" comes after "9".
+	index := func(b codebuild.BuildInfo) int {
+		n, err := strconv.Atoi(envValue(b, "CROSSBUILD_MAP_INDEX"))
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	sort.SliceStable(out, func(i, j int) bool { return index(out[i]) < index(out[j]) })
 	return out
 }
 
