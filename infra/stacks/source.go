@@ -41,6 +41,8 @@ const (
 	assumeRoleSeconds  = 900 // lifetime of assumed-role sessions: one invocation needs minutes at most
 	claimLeaseSeconds  = 60  // longer than the callback's timeout, so a live claim is never taken over
 	maxEnvironmentSize = 4096
+	// RunsBucketOutput names the source stack output holding the runs bucket's name.
+	RunsBucketOutput = "RunsBucketName"
 	// RunsPrefix holds each execution's items file and results (runs/<execution name>/...).
 	RunsPrefix = "runs/"
 	// runRetentionDays: how long an execution's items and results stay in the bucket.
@@ -74,6 +76,11 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 	s := &Source{Stack: stack, Functions: map[string]awslambda.Function{}}
 	s.Table = tokenTable(stack)
 	s.Bucket = runsBucket(stack)
+	// Users upload large target lists to this bucket and find every run's results in it.
+	awscdk.NewCfnOutput(stack, jsii.String(RunsBucketOutput), &awscdk.CfnOutputProps{
+		Value:       s.Bucket.BucketName(),
+		Description: jsii.String("crossbuild runs bucket: upload target lists here (targetsS3Uri); results are under runs/<execution name>/results/"),
+	})
 	// Dead letters of the callback rule's target and of the callback's asynchronous
 	// invocations; cdk-nag recognises the latter, so no SQS3 suppression is needed.
 	s.DeadLetters = newDeadLetterQueue(stack, "CallbackDeadLetters", "")

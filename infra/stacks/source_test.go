@@ -807,6 +807,11 @@ func TestRunsBucket(t *testing.T) {
 	check(t, func() {
 		tpl.HasResource(str("AWS::S3::Bucket"), &map[string]any{"DeletionPolicy": "Retain"})
 	})
+	// Users find the bucket for targetsS3Uri in the stack's outputs.
+	bucketID, _ := only(t, accountsApp.json[config.SourceStackName], "AWS::S3::Bucket")
+	check(t, func() {
+		tpl.HasOutput(str(RunsBucketOutput), &map[string]any{"Value": map[string]any{"Ref": bucketID}})
+	})
 }
 
 // TestDistributedMapPermissions: the state machine may start its own child executions,
