@@ -27,12 +27,25 @@
 //     named after its errorType (Lambda.Unknown without one) and its cause
 //     is the function's error document.
 //   - States.Runtime ends the execution: no Retry or Catch applies to it, not
-//     even one naming it. No matching Choice rule and failing intrinsic
-//     functions are reported as States.Runtime, as the service does;
-//     States.NoChoiceMatched and States.IntrinsicFailure are reserved names.
-//   - States.ALL matches everything except States.DataLimitExceeded, which
-//     only a catcher or retrier naming it handles. States.TaskFailed matches
-//     everything except timeouts.
+//     even one naming it. Paths that select nothing (InputPath, Parameters,
+//     OutputPath, ItemsPath), a ResultPath that cannot be applied to the
+//     input (an array, say) and failing intrinsic functions are reported as
+//     States.Runtime: a recorded service execution shows it for a Parameters
+//     path, and the service's guide does not say when it uses
+//     States.ParameterPathFailure, States.ResultPathMatchFailure or
+//     States.IntrinsicFailure, which stay reserved names.
+//   - A Choice state without a matching rule or Default fails with
+//     States.NoChoiceMatched. The guide calls it a runtime error, which
+//     States.ALL does not catch; unlike States.Runtime it is not said to be
+//     always fatal, so a Parallel or Map around the Choice may catch or retry
+//     it by name.
+//   - States.ALL matches everything except States.DataLimitExceeded and
+//     States.NoChoiceMatched, which only a catcher or retrier naming them
+//     handles. States.TaskFailed matches everything except timeouts and
+//     those two.
+//   - A Parallel state fails with its branch's error; States.BranchFailed,
+//     States.Permissions and States.QueryEvaluationError (JSONata, which
+//     is refused) are never raised.
 //   - A missed heartbeat fails the task with States.HeartbeatTimeout, which
 //     ErrorEquals ["States.Timeout"] also matches, as it did before the
 //     service introduced the narrower name.

@@ -16,10 +16,14 @@ const (
 	ErrorDataLimitExceeded = "States.DataLimitExceeded"
 	ErrorBranchFailed      = "States.BranchFailed"
 	ErrorPermissions       = "States.Permissions"
-	// ErrorNoChoiceMatched and ErrorIntrinsicFailure are reserved by the
-	// language; Step Functions reports both conditions as States.Runtime, and
-	// so does this engine. They are defined so definitions may name them.
-	ErrorNoChoiceMatched  = "States.NoChoiceMatched"
+	// ErrorNoChoiceMatched fails a Choice state without a matching rule or
+	// Default. The Step Functions guide calls it a runtime error, a kind
+	// States.ALL does not catch; unlike States.Runtime it is not documented
+	// as always fatal, so an enclosing Parallel or Map may name it.
+	ErrorNoChoiceMatched = "States.NoChoiceMatched"
+	// ErrorIntrinsicFailure is reserved by the language. The guide does not
+	// say when the service raises it, so a failing intrinsic function stays
+	// States.Runtime here. It is defined so definitions may name it.
 	ErrorIntrinsicFailure = "States.IntrinsicFailure"
 )
 
@@ -177,14 +181,21 @@ func errorMatches(pattern, name string) bool {
 	}
 	switch pattern {
 	case ErrorAll:
-		return name != ErrorDataLimitExceeded
+		return !namedOnly(name)
 	case ErrorTaskFailed:
 		// A wildcard for task failures; timeouts are deliberately excluded.
-		return name != ErrorTimeout && name != ErrorHeartbeatTimeout && name != ErrorDataLimitExceeded
+		return name != ErrorTimeout && name != ErrorHeartbeatTimeout && !namedOnly(name)
 	case ErrorTimeout:
 		// Before States.HeartbeatTimeout existed, States.Timeout caught both
 		// kinds of timeout; definitions relying on that keep working.
 		return name == ErrorHeartbeatTimeout
 	}
 	return false
+}
+
+// namedOnly reports whether only an ErrorEquals entry naming the error
+// matches it: the terminal States.DataLimitExceeded and the runtime error
+// States.NoChoiceMatched escape the wildcards.
+func namedOnly(name string) bool {
+	return name == ErrorDataLimitExceeded || name == ErrorNoChoiceMatched
 }

@@ -36,11 +36,17 @@ func (th *thread) emit(ev HistoryEvent) int64 {
 // runtimef builds a States.Runtime failure naming the current state the way
 // Step Functions words it.
 func (th *thread) runtimef(format string, args ...any) *stateError {
+	return th.stateErrorf(ErrorRuntime, format, args...)
+}
+
+// stateErrorf builds a failure of the given name whose cause names the
+// current state as runtimef does.
+func (th *thread) stateErrorf(name, format string, args ...any) *stateError {
 	msg := fmt.Sprintf(format, args...)
 	if th.inState != nil {
 		msg = fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", th.inState.name, th.enteredID, msg)
 	}
-	return newStateError(ErrorRuntime, msg)
+	return newStateError(name, msg)
 }
 
 // dataLimit builds a States.DataLimitExceeded failure.
@@ -336,7 +342,7 @@ func (th *thread) runChoice(s *choiceState, raw any) (any, string, error) {
 	}
 	if next == "" {
 		if s.defaultNext == "" {
-			return nil, "", th.runtimef("No choice rule matched the input and the state has no Default.")
+			return nil, "", th.stateErrorf(ErrorNoChoiceMatched, "No choice rule matched the input and the state has no Default.")
 		}
 		next = s.defaultNext
 	}
