@@ -25,7 +25,7 @@ import (
 // Store is the part of the token store the callback uses.
 type Store interface {
 	Get(ctx context.Context, buildARN string) (tokenstore.Record, error)
-	Claim(ctx context.Context, buildARN string, lease time.Duration) (tokenstore.Record, error)
+	ClaimAs(ctx context.Context, buildARN, owner string, lease time.Duration) (tokenstore.Record, error)
 	Park(ctx context.Context, p tokenstore.Record) error
 }
 
@@ -132,7 +132,11 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		return nil
 	}
 
-	claimed, err := h.Store.Claim(ctx, b.ARN, h.Lease)
+	// One owner id per invocation: a claim whose answer is lost is retried by the SDK and
+	// must then be recognised as ours, not as a completion already under way.
+	owner := tokenstore.NewOwnerID()
+	log = log.With("claimOwner", owner)
+	claimed, err := h.Store.ClaimAs(ctx, b.ARN, owner, h.Lease)
 	if err != nil {
 		var conflict *tokenstore.ConflictError
 		if errors.As(err, &conflict) || errors.As(err, &notFound) {

@@ -108,7 +108,7 @@ func (s *memStore) Get(_ context.Context, arn string) (tokenstore.Record, error)
 	return r, nil
 }
 
-func (s *memStore) Claim(_ context.Context, arn string, lease time.Duration) (tokenstore.Record, error) {
+func (s *memStore) ClaimAs(_ context.Context, arn, owner string, lease time.Duration) (tokenstore.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.recs[arn]
@@ -119,7 +119,7 @@ func (s *memStore) Claim(_ context.Context, arn string, lease time.Duration) (to
 	if r.State != tokenstore.Waiting && !(r.State == tokenstore.Claimed && r.ClaimedAt.Before(now.Add(-lease))) {
 		return r, &tokenstore.ConflictError{BuildARN: arn, Op: "claim", State: r.State}
 	}
-	r.State, r.ClaimedAt = tokenstore.Claimed, now
+	r.State, r.ClaimedAt, r.ClaimOwner = tokenstore.Claimed, now, owner
 	s.recs[arn] = r
 	return r, nil
 }

@@ -183,11 +183,15 @@ func (h *Handler) record(ctx context.Context, log *slog.Logger, rec tokenstore.R
 }
 
 func (h *Handler) adopt(ctx context.Context, log *slog.Logger, rec tokenstore.Record) error {
+	// The owner lets an adoption whose answer was lost recognise itself when the SDK's
+	// retry fails its condition; otherwise that retry reads as someone else's adoption.
+	rec.ClaimOwner = tokenstore.NewOwnerID()
+	log = log.With("claimOwner", rec.ClaimOwner)
 	parked, claimed, err := h.Store.Adopt(ctx, rec)
 	if err != nil {
 		var conflict *tokenstore.ConflictError
 		if errors.As(err, &conflict) {
-			log.Info("parked record adopted by an earlier attempt")
+			log.Info("parked record adopted by an earlier attempt", "reason", err.Error())
 			return nil
 		}
 		return &failure.TransientError{Op: "adopt parked record " + rec.BuildARN, Err: err}

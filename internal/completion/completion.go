@@ -4,7 +4,9 @@
 // Protocol: claim the token record (a conditional write only one caller wins), send, then
 // mark it completed. If the send fails for a reason worth retrying, the claim is released
 // so the next delivery of the event can try again; a claim left behind by a crash expires
-// after a lease and may be taken over. A task Step Functions reports as already closed
+// after a lease and may be taken over. The release is conditioned on the claim's owner,
+// the invocation that took it, so only that invocation releases it, and a release retried
+// after a lost answer recognises itself. A task Step Functions reports as already closed
 // (TaskTimedOut, TaskDoesNotExist, InvalidToken) counts as completed.
 package completion
 

@@ -26,6 +26,7 @@ const (
 	attrCreatedAt    = "createdAt"
 	attrState        = "state"
 	attrClaimedAt    = "claimedAt"
+	attrClaimOwner   = "claimOwner"
 	attrOutcome      = "outcome"
 	attrCompletedBy  = "completedBy"
 	attrExpiresAt    = "expiresAt"
@@ -71,6 +72,7 @@ func marshal(rec Record) map[string]types.AttributeValue {
 	if !rec.ClaimedAt.IsZero() {
 		item[attrClaimedAt] = num(rec.ClaimedAt.UnixMilli())
 	}
+	putStr(attrClaimOwner, rec.ClaimOwner)
 	putStr(attrOutcome, rec.Outcome)
 	putStr(attrCompletedBy, rec.CompletedBy)
 	if !rec.ExpiresAt.IsZero() {
@@ -155,6 +157,7 @@ func unmarshal(item map[string]types.AttributeValue) (Record, error) {
 	if v, ok := getInt(attrClaimedAt); ok {
 		rec.ClaimedAt = time.UnixMilli(v).UTC()
 	}
+	getStr(attrClaimOwner, &rec.ClaimOwner)
 	getStr(attrOutcome, &rec.Outcome)
 	getStr(attrCompletedBy, &rec.CompletedBy)
 	if v, ok := getInt(attrExpiresAt); ok {

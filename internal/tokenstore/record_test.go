@@ -68,6 +68,16 @@ func TestMarshalRoundTrip(t *testing.T) {
 			wantAttrs: []string{"account", "buildArn", "expiresAt", "outcome", "project", "region", "state"},
 		},
 		{
+			name:      "claim owner",
+			in:        Record{BuildARN: "arn:b", State: Claimed, ClaimedAt: time.UnixMilli(1795680000123).UTC(), ClaimOwner: "owner-1"},
+			wantAttrs: []string{"buildArn", "claimOwner", "claimedAt", "state"},
+		},
+		{
+			name:      "an item written before claim owners existed",
+			in:        Record{BuildARN: "arn:b", State: Claimed, ClaimedAt: time.UnixMilli(1795680000123).UTC()},
+			wantAttrs: []string{"buildArn", "claimedAt", "state"},
+		},
+		{
 			name: "times are stored in UTC at their precision",
 			in: Record{
 				BuildARN:  "arn:b",
@@ -145,6 +155,7 @@ func TestUnmarshalRejectsMalformedItems(t *testing.T) {
 		{"map index not an integer", "mapIndex", n("7.5")},
 		{"map index out of range", "mapIndex", n("99999999999")},
 		{"claimedAt not a number", "claimedAt", s("yesterday")},
+		{"claimOwner not a string", "claimOwner", n("1")},
 		{"expiresAt too large", "expiresAt", n("1e40")},
 		{"createdAt not RFC 3339", "createdAt", s("26/11/2026")},
 		{"env overrides not a list", "envOverrides", s("A,B")},

@@ -8,14 +8,20 @@
 // adopts it instead of waiting for an event that already came.
 //
 // Every transition is a single conditional write, so the store works against any
-// DynamoDB-compatible endpoint without transactions. The task token never appears in an
-// error returned from here.
+// DynamoDB-compatible endpoint without transactions. A claim carries the id of the
+// invocation that took it (its owner): when a write is applied but its answer is lost, the
+// SDK retries it and the retry fails its own condition; the item read back then shows this
+// owner in the state the call would have produced, and the call succeeds after all. The
+// task token never appears in an error returned from here.
 package tokenstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -57,7 +63,8 @@ type Record struct {
 	CreatedAt    time.Time
 	State        State
 	ClaimedAt    time.Time // millisecond precision
-	Outcome      string    // JSON of a parked terminal result (PARKED only)
+	ClaimOwner   string    // invocation that holds, or last held, the claim; empty on older records
+	Outcome      string    // JSON of a parked terminal result; kept when an owner adopts it
 	CompletedBy  string    // "event" | "poll"
 	ExpiresAt    time.Time // TTL, stored as epoch seconds
 }
@@ -140,6 +147,7 @@ const (
 	condNotExists = "attribute_not_exists(#buildArn)"
 	condClaimable = "#state = :waiting OR (#state = :claimed AND #claimedAt < :staleBefore)"
 	condOwnClaim  = "#state = :claimed AND #claimedAt = :claimedAt"
+	condOwner     = " AND #claimOwner = :owner"
 	condNotDone   = "attribute_exists(#buildArn) AND #state <> :completed"
 	condParked    = "#state = :parked"
 	condRefresh   = "#state = :waiting AND #executionArn = :executionArn AND #mapIndex = :mapIndex"
@@ -222,32 +230,53 @@ func (s *Store) FindByExecution(ctx context.Context, executionARN string, mapInd
 	return best, nil
 }
 
-// Claim moves a WAITING record to CLAIMED, or takes over a CLAIMED record whose claim is
-// older than lease, and returns the record as claimed. It returns *ConflictError when the
-// record is COMPLETED, PARKED or freshly claimed by someone else, *NotFoundError when
-// there is no record.
+// NewOwnerID returns a random id for the claims of one invocation.
+func NewOwnerID() string { return rand.Text() }
+
+// Claim is ClaimAs without an owner. Such a claim cannot be told apart from anyone else's,
+// so a claim whose answer was lost is reported as a conflict; use ClaimAs.
 func (s *Store) Claim(ctx context.Context, buildARN string, lease time.Duration) (Record, error) {
+	return s.ClaimAs(ctx, buildARN, "", lease)
+}
+
+// ClaimAs moves a WAITING record to CLAIMED by owner (an id unique to the calling
+// invocation, see NewOwnerID), or takes over a CLAIMED record whose claim is older than
+// lease, and returns the record as claimed. A retried claim that finds the record claimed
+// by this very call succeeds. It returns *ConflictError when the record is COMPLETED,
+// PARKED or freshly claimed by someone else, *NotFoundError when there is no record.
+func (s *Store) ClaimAs(ctx context.Context, buildARN, owner string, lease time.Duration) (Record, error) {
 	const op = "claim"
 	if buildARN == "" {
 		return Record{}, emptyKey(op)
 	}
 	now := s.now()
+	update := "SET #state = :claimed, #claimedAt = :now"
+	attrNames := names(attrState, attrClaimedAt)
+	values := map[string]types.AttributeValue{
+		":waiting":     str(string(Waiting)),
+		":claimed":     str(string(Claimed)),
+		":now":         num(now.UnixMilli()),
+		":staleBefore": num(now.Add(-lease).UnixMilli()),
+	}
+	if owner != "" {
+		update += ", #claimOwner = :owner"
+		attrNames["#"+attrClaimOwner] = attrClaimOwner
+		values[":owner"] = str(owner)
+	}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      key(buildARN),
-		UpdateExpression:         aws.String("SET #state = :claimed, #claimedAt = :now"),
-		ConditionExpression:      aws.String(condClaimable),
-		ExpressionAttributeNames: names(attrState, attrClaimedAt),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":waiting":     str(string(Waiting)),
-			":claimed":     str(string(Claimed)),
-			":now":         num(now.UnixMilli()),
-			":staleBefore": num(now.Add(-lease).UnixMilli()),
-		},
-		ReturnValues: types.ReturnValueAllNew,
+		TableName:                           aws.String(s.table),
+		Key:                                 key(buildARN),
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String(condClaimable),
+		ExpressionAttributeNames:            attrNames,
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err != nil {
-		return Record{}, s.conditionError(ctx, op, buildARN, err, true)
+		return s.settle(ctx, op, buildARN, err, true, func(cur Record) bool {
+			return owner != "" && cur.State == Claimed && cur.ClaimOwner == owner && cur.ClaimedAt.UnixMilli() == now.UnixMilli()
+		})
 	}
 	rec, err := unmarshal(out.Attributes)
 	if err != nil {
@@ -257,8 +286,10 @@ func (s *Store) Claim(ctx context.Context, buildARN string, lease time.Duration)
 }
 
 // Release puts a claim back to WAITING, so that a later event or poll can send the
-// completion. It succeeds only while rec's claim is still the current one; otherwise
-// (taken over, completed, or gone) it returns *ConflictError.
+// completion. It succeeds only while rec's claim (its time and, when set, its owner) is
+// still the current one; otherwise (taken over, completed, or gone) it returns
+// *ConflictError. The owner stays on the released record, which is how a retried release
+// recognises that it already happened.
 func (s *Store) Release(ctx context.Context, rec Record) error {
 	const op = "release"
 	if rec.BuildARN == "" {
@@ -268,26 +299,40 @@ func (s *Store) Release(ctx context.Context, rec Record) error {
 		// Not a claim at all; nothing was read, so no state is reported.
 		return &ConflictError{BuildARN: rec.BuildARN, Op: op}
 	}
+	cond := condOwnClaim
+	attrNames := names(attrState, attrClaimedAt)
+	values := map[string]types.AttributeValue{
+		":waiting":   str(string(Waiting)),
+		":claimed":   str(string(Claimed)),
+		":claimedAt": num(rec.ClaimedAt.UnixMilli()),
+	}
+	if rec.ClaimOwner != "" {
+		cond += condOwner
+		attrNames["#"+attrClaimOwner] = attrClaimOwner
+		values[":owner"] = str(rec.ClaimOwner)
+	}
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      key(rec.BuildARN),
-		UpdateExpression:         aws.String("SET #state = :waiting REMOVE #claimedAt"),
-		ConditionExpression:      aws.String(condOwnClaim),
-		ExpressionAttributeNames: names(attrState, attrClaimedAt),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":waiting":   str(string(Waiting)),
-			":claimed":   str(string(Claimed)),
-			":claimedAt": num(rec.ClaimedAt.UnixMilli()),
-		},
+		TableName:                           aws.String(s.table),
+		Key:                                 key(rec.BuildARN),
+		UpdateExpression:                    aws.String("SET #state = :waiting REMOVE #claimedAt"),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            attrNames,
+		ExpressionAttributeValues:           values,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err != nil {
-		return s.conditionError(ctx, op, rec.BuildARN, err, false)
+		// Only the owner releases its claim, so WAITING under our owner is our release.
+		_, err = s.settle(ctx, op, rec.BuildARN, err, false, func(cur Record) bool {
+			return rec.ClaimOwner != "" && cur.State == Waiting && cur.ClaimOwner == rec.ClaimOwner
+		})
 	}
-	return nil
+	return err
 }
 
 // Complete marks the record COMPLETED by by ("event" or "poll"). It returns
 // *ConflictError when it is already completed, *NotFoundError when there is no record.
+// A completion whose answer was lost is retried and then reported as a conflict in state
+// COMPLETED; callers complete after sending, so they read either answer as done.
 func (s *Store) Complete(ctx context.Context, buildARN, by string) error {
 	const op = "complete"
 	if buildARN == "" {
@@ -306,6 +351,7 @@ func (s *Store) Complete(ctx context.Context, buildARN, by string) error {
 			":completed": str(string(Completed)),
 			":by":        str(by),
 		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err != nil {
 		return s.conditionError(ctx, op, buildARN, err, true)
@@ -342,14 +388,21 @@ func (s *Store) Park(ctx context.Context, p Record) error {
 	return nil
 }
 
-// Adopt replaces a PARKED item with the starter's record rec in state CLAIMED (claimed
-// now), and returns the parked outcome and the record as stored. The caller owns the
-// claim and completes or releases it like any other. It returns *ConflictError when the
-// item is no longer PARKED (or gone).
+// Adopt turns a PARKED item into the starter's record rec in state CLAIMED (claimed now
+// by rec.ClaimOwner), and returns the parked outcome and the record as stored. The caller
+// owns the claim and completes or releases it like any other. It returns *ConflictError
+// when the item is no longer PARKED (or gone).
+//
+// With an owner (see NewOwnerID) the parked outcome stays on the record, so a retried
+// adoption that finds the record adopted by this very call still returns it. Without one,
+// the parked item is replaced as a whole and a lost answer reads as a conflict.
 func (s *Store) Adopt(ctx context.Context, rec Record) (outcome string, claimed Record, err error) {
 	const op = "adopt"
 	if rec.BuildARN == "" {
 		return "", Record{}, emptyKey(op)
+	}
+	if rec.ClaimOwner != "" {
+		return s.adoptAs(ctx, rec)
 	}
 	rec.State = Claimed
 	rec.ClaimedAt = s.now()
@@ -380,6 +433,54 @@ func (s *Store) Adopt(ctx context.Context, rec Record) (outcome string, claimed 
 		return "", Record{}, fmt.Errorf("%s %s: %w", op, rec.BuildARN, err)
 	}
 	return old.Outcome, claimed, nil
+}
+
+// adoptAs is Adopt with an owner: an update of the parked item that keeps its outcome.
+func (s *Store) adoptAs(ctx context.Context, rec Record) (string, Record, error) {
+	const op = "adopt"
+	rec.State = Claimed
+	rec.ClaimedAt = s.now()
+	rec.Outcome = ""
+	rec.CompletedBy = ""
+	item := marshal(rec)
+	delete(item, attrBuildARN)
+	attrs := make([]string, 0, len(item))
+	for a := range item {
+		attrs = append(attrs, a)
+	}
+	slices.Sort(attrs) // a stable expression, for readers of the request
+	sets := make([]string, len(attrs))
+	attrNames := names(attrs...)
+	values := map[string]types.AttributeValue{":parked": str(string(Parked))}
+	for i, a := range attrs {
+		sets[i] = "#" + a + " = :" + a
+		values[":"+a] = item[a]
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 key(rec.BuildARN),
+		UpdateExpression:                    aws.String("SET " + strings.Join(sets, ", ")),
+		ConditionExpression:                 aws.String(condParked),
+		ExpressionAttributeNames:            attrNames,
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var claimed Record
+	if err == nil {
+		claimed, err = unmarshal(out.Attributes)
+		if err != nil {
+			return "", Record{}, fmt.Errorf("%s %s: %w", op, rec.BuildARN, err)
+		}
+	} else {
+		claimed, err = s.settle(ctx, op, rec.BuildARN, err, false, func(cur Record) bool {
+			return cur.State == Claimed && cur.ClaimOwner == rec.ClaimOwner && cur.ClaimedAt.UnixMilli() == rec.ClaimedAt.UnixMilli()
+		})
+		if err != nil {
+			return "", Record{}, err
+		}
+	}
+	return claimed.Outcome, claimed, nil
 }
 
 // RefreshToken replaces the task token of a WAITING record started by the same execution
@@ -457,20 +558,46 @@ func (s *Store) existsError(ctx context.Context, op, buildARN string, err error)
 // item is read back to report its state; a missing item is *NotFoundError when
 // missingIsNotFound, otherwise a *ConflictError without state.
 func (s *Store) conditionError(ctx context.Context, op, buildARN string, err error, missingIsNotFound bool) error {
-	if !conditionFailed(err) {
-		return fmt.Errorf("%s %s: %w", op, buildARN, err)
+	_, err = s.settle(ctx, op, buildARN, err, missingIsNotFound, nil)
+	return err
+}
+
+// settle is conditionError for a write that can recognise its own success: when the item
+// read back after a failed condition is one that ours accepts (the state this very call
+// produces, under its owner), the write was applied by an earlier attempt whose answer
+// was lost, and settle returns that item and no error.
+func (s *Store) settle(ctx context.Context, op, buildARN string, err error, missingIsNotFound bool, ours func(Record) bool) (Record, error) {
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		return Record{}, fmt.Errorf("%s %s: %w", op, buildARN, err)
 	}
-	current, found, err := s.get(ctx, buildARN)
+	current, found, err := s.refused(ctx, buildARN, ccf)
 	if err != nil {
-		return fmt.Errorf("%s %s: read record after failed condition: %w", op, buildARN, err)
+		return Record{}, fmt.Errorf("%s %s: read record after failed condition: %w", op, buildARN, err)
 	}
-	if !found {
-		if missingIsNotFound {
-			return &NotFoundError{Key: buildARN}
-		}
-		return &ConflictError{BuildARN: buildARN, Op: op}
+	switch {
+	case !found && missingIsNotFound:
+		return Record{}, &NotFoundError{Key: buildARN}
+	case !found:
+		return Record{}, &ConflictError{BuildARN: buildARN, Op: op}
+	case ours != nil && ours(current):
+		return current, nil
 	}
-	return &ConflictError{BuildARN: buildARN, Op: op, State: current.State}
+	return Record{}, &ConflictError{BuildARN: buildARN, Op: op, State: current.State}
+}
+
+// refused returns the item a condition was checked against: the one DynamoDB returns with
+// the refusal (ReturnValuesOnConditionCheckFailure), or else, from stores that do not
+// return it, a consistent read.
+func (s *Store) refused(ctx context.Context, buildARN string, ccf *types.ConditionalCheckFailedException) (Record, bool, error) {
+	if len(ccf.Item) == 0 {
+		return s.get(ctx, buildARN)
+	}
+	rec, err := unmarshal(ccf.Item)
+	if err != nil {
+		return Record{}, false, err
+	}
+	return rec, true, nil
 }
 
 func conditionFailed(err error) bool {

@@ -209,3 +209,40 @@ func TestWireConditionErrorIsTyped(t *testing.T) {
 		t.Fatalf("error = %v, want *types.ConditionalCheckFailedException", err)
 	}
 }
+
+// TestWireRefusalCarriesItem: when DynamoDB returns the refused item with the failed
+// condition, the SDK hands it over and the store decides from it without reading again.
+func TestWireRefusalCarriesItem(t *testing.T) {
+	refusal := func(owner string) wireReply {
+		return wireReply{http.StatusBadRequest, `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",` +
+			`"message":"The conditional request failed","Item":{"buildArn":{"S":"` + arn + `"},"state":{"S":"CLAIMED"},` +
+			`"claimedAt":{"N":"1795680000000"},"claimOwner":{"S":"` + owner + `"}}}`}
+	}
+	tests := []struct {
+		name    string
+		holder  string
+		wantErr bool
+	}{
+		{"this call's claim", owner, false},
+		{"another invocation's claim", otherOwner, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &wireServer{replies: map[string]wireReply{"UpdateItem": refusal(tc.holder)}}
+			rec, err := newWireStore(t, srv).ClaimAs(context.Background(), arn, owner, time.Minute)
+			if tc.wantErr {
+				conflict("claim", Claimed)(t, err)
+			} else if err != nil || rec.ClaimOwner != owner || !rec.ClaimedAt.Equal(fixedNow) {
+				t.Fatalf("ClaimAs = %+v, %v", rec, err)
+			}
+			if got := srv.ops(); len(got) != 1 {
+				t.Fatalf("operations = %v, want the UpdateItem alone", got)
+			}
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			if got := srv.requests[0].body["ReturnValuesOnConditionCheckFailure"]; got != "ALL_OLD" {
+				t.Fatalf("ReturnValuesOnConditionCheckFailure = %v", got)
+			}
+		})
+	}
+}
