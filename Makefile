@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-FUNCTIONS   := starter callback poller planner summariser
+FUNCTIONS   := starter callback poller planner summariser canceller
 GOARCH_LAMBDA ?= arm64
 DIST        := dist
 NPM_DIR     := tools/npm

@@ -46,6 +46,7 @@ const (
 	CallbackRoleName   = "crossbuild-callback"
 	PlannerRoleName    = "crossbuild-planner"
 	SummariserRoleName = "crossbuild-summariser"
+	CancellerRoleName  = "crossbuild-canceller"
 	EventBusName       = "crossbuild"
 	StateMachineName   = "crossbuild"
 	SourceStackName    = "crossbuild-source"

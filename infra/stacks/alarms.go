@@ -20,7 +20,7 @@ func (s *Source) addAlarms(cfg *config.Config) {
 	specs := []alarmSpec{
 		{"ExecutionsFailedAlarm", "crossbuild-executions-failed", "A crossbuild execution failed (a target failed, or the input was invalid).", s.StateMachine.MetricFailed(period)},
 		{"ExecutionsTimedOutAlarm", "crossbuild-executions-timed-out", "A crossbuild execution timed out.", s.StateMachine.MetricTimedOut(period)},
-		{"DeadLettersAlarm", "crossbuild-callback-dead-letters", "CodeBuild events could not be delivered to or handled by the callback; the affected tasks fall back to polling.",
+		{"DeadLettersAlarm", "crossbuild-callback-dead-letters", "Events could not be delivered to or handled by the callback (the affected tasks fall back to polling) or the canceller (builds of an ended execution may still run).",
 			s.DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")})},
 	}
 	for _, name := range Functions {

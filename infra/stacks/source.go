@@ -40,6 +40,7 @@ const (
 	DetailPhaseChange  = "CodeBuild Build Phase Change"
 	assumeRoleSeconds  = 900 // lifetime of assumed-role sessions: one invocation needs minutes at most
 	claimLeaseSeconds  = 60  // longer than the callback's timeout, so a live claim is never taken over
+	stopConcurrency    = 16  // builds the canceller handles at once, well under CodeBuild's API rates
 	maxEnvironmentSize = 4096
 	// RunsBucketOutput names the source stack output holding the runs bucket's name.
 	RunsBucketOutput = "RunsBucketName"
@@ -81,8 +82,9 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 		Value:       s.Bucket.BucketName(),
 		Description: jsii.String("crossbuild runs bucket: upload target lists here (targetsS3Uri); results are under runs/<execution name>/results/"),
 	})
-	// Dead letters of the callback rule's target and of the callback's asynchronous
-	// invocations; cdk-nag recognises the latter, so no SQS3 suppression is needed.
+	// Dead letters of the callback and canceller rules' targets and of those functions'
+	// asynchronous invocations; cdk-nag recognises the latter, so no SQS3 suppression is
+	// needed.
 	s.DeadLetters = newDeadLetterQueue(stack, "CallbackDeadLetters", "")
 
 	// Built from the explicit name rather than the construct's token: the starter's policy
@@ -94,6 +96,7 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 	}
 	s.Bus = newEventBus(stack, cfg)
 	s.addCallbackRule(cfg)
+	s.addCancellerRule(stateMachineARN)
 	def, err := statemachine.Definition(statemachine.Params{
 		PlannerARN:    *s.Functions["planner"].FunctionArn(),
 		StarterARN:    *s.Functions["starter"].FunctionArn(),
@@ -292,6 +295,37 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			},
 		},
 	}
+	specs = append(specs, functionSpec{
+		name:        "canceller",
+		roleName:    config.CancellerRoleName,
+		description: "crossbuild canceller: stops the running builds of an execution that was aborted, timed out or failed",
+		// Query + per build AssumeRole (cached), BatchGetBuilds, StopBuild and UpdateItem,
+		// STOP_CONCURRENCY at a time: a 10,000-target execution needs minutes.
+		timeout:  awscdk.Duration_Minutes(jsii.Number(5)),
+		memoryMB: 256,
+		env: merge(common, map[string]string{
+			"EXTERNAL_ID":         cfg.ExternalID,
+			"ALLOWED_ROLE_ARNS":   allowedRoles,
+			"ASSUME_ROLE_SECONDS": strconv.Itoa(assumeRoleSeconds),
+			"STATE_MACHINE_ARN":   stateMachineARN,
+			"STOP_CONCURRENCY":    strconv.Itoa(stopConcurrency),
+		}),
+		statements: []awsiam.PolicyStatement{
+			assume,
+			// List an execution's records on the index; close them on the table. Nothing else.
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ListExecutionRecords"),
+				Actions:   jsii.Strings("dynamodb:Query"),
+				Resources: jsii.Strings(*s.Table.TableArn() + "/index/" + IndexName),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("CloseRecords"),
+				Actions:   jsii.Strings("dynamodb:UpdateItem"),
+				Resources: &[]*string{s.Table.TableArn()},
+			}),
+		},
+		deadLetters: s.DeadLetters,
+	})
 	for _, spec := range specs {
 		spec.logLevel = cfg.LogLevel
 		fn, err := s.newFunction(spec, assetDir)
@@ -496,6 +530,46 @@ func (s *Source) addCallbackRule(cfg *config.Config) {
 		// fallback has long switched the task to polling, so older events only go to the DLQ.
 		RetryAttempts:   jsii.Number(30),
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(2)),
+		DeadLetterQueue: s.DeadLetters,
+	}))
+}
+
+// ExecutionStatusChange is the Step Functions event the canceller takes (EventBridge
+// events reference, "Step Functions events"); Step Functions sends it to the account's
+// default bus for Standard workflows.
+const (
+	StatesSource          = "aws.states"
+	ExecutionStatusChange = "Step Functions Execution Status Change"
+)
+
+// CancelStatuses are the execution ends that leave builds without a task to report to.
+var CancelStatuses = []string{"ABORTED", "TIMED_OUT", "FAILED"}
+
+// CancellerPattern matches the ends of crossbuild executions that did not succeed. Only
+// the parent state machine is named: token records carry the parent execution's ARN, and
+// the Distributed Map's children (state machine <name>/<label>) end with their parent.
+func CancellerPattern(stateMachineARN string) *awsevents.EventPattern {
+	return &awsevents.EventPattern{
+		Source:     jsii.Strings(StatesSource),
+		DetailType: jsii.Strings(ExecutionStatusChange),
+		Detail: &map[string]any{
+			"stateMachineArn": []string{stateMachineARN},
+			"status":          CancelStatuses,
+		},
+	}
+}
+
+// addCancellerRule delivers those ends from the account's default bus to the canceller.
+func (s *Source) addCancellerRule(stateMachineARN string) {
+	rule := awsevents.NewRule(s.Stack, jsii.String("CancellerRule"), &awsevents.RuleProps{
+		Description:  jsii.String("crossbuild: stop the builds of executions that were aborted, timed out or failed"),
+		EventPattern: CancellerPattern(stateMachineARN),
+	})
+	rule.AddTarget(awseventstargets.NewLambdaFunction(s.Functions["canceller"], &awseventstargets.LambdaFunctionProps{
+		// Every hour a build runs on after its execution ended costs money: retry for a
+		// day, then keep the event in the dead-letter queue for an operator.
+		RetryAttempts:   jsii.Number(185),
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(24)),
 		DeadLetterQueue: s.DeadLetters,
 	}))
 }

@@ -663,7 +663,7 @@ func TestCallbackRule(t *testing.T) {
 	tpl := a.json[config.SourceStackName]
 	src := a.stacks[config.SourceStackName]
 	busID, _ := only(t, tpl, "AWS::Events::EventBus")
-	_, rule := only(t, tpl, "AWS::Events::Rule")
+	rule := ruleTo(t, tpl, logicalID(src, a.d.Source.Functions["callback"]))
 	if ref, _ := rule["EventBusName"].(map[string]any); ref["Ref"] != busID {
 		t.Errorf("rule is on %v, want the crossbuild bus", rule["EventBusName"])
 	}
@@ -710,6 +710,97 @@ func TestCallbackRule(t *testing.T) {
 			"DeadLetterConfig": map[string]any{"TargetArn": map[string]any{"Fn::GetAtt": []any{dlqID, "Arn"}}},
 		})
 	})
+}
+
+// ruleTo returns the properties of the one rule whose targets include the function with
+// logical id fnID.
+func ruleTo(t *testing.T, tpl map[string]any, fnID string) map[string]any {
+	t.Helper()
+	var found []map[string]any
+	for _, r := range resources(tpl, "AWS::Events::Rule") {
+		props := r["Properties"].(map[string]any)
+		for _, tg := range props["Targets"].([]any) {
+			if render(t, tg.(map[string]any)["Arn"]) == fnID+".Arn" {
+				found = append(found, props)
+			}
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d rules target %s, want 1", len(found), fnID)
+	}
+	return found[0]
+}
+
+// TestCancellerRule: the ends of crossbuild executions that did not succeed, from the
+// source account's default bus (where Step Functions sends them), go to the canceller with
+// retries and the dead-letter queue; nothing else does.
+func TestCancellerRule(t *testing.T) {
+	a := accountsApp
+	tpl := a.json[config.SourceStackName]
+	src := a.stacks[config.SourceStackName]
+	cancellerID := logicalID(src, a.d.Source.Functions["canceller"])
+	rule := ruleTo(t, tpl, cancellerID)
+	if bus, ok := rule["EventBusName"]; ok {
+		t.Errorf("rule is on %v, want the default bus", bus)
+	}
+	stateMachineARN := "arn:aws:states:eu-west-1:111111111111:stateMachine:" + config.StateMachineName
+	want := map[string]any{
+		"source":      []any{"aws.states"},
+		"detail-type": []any{"Step Functions Execution Status Change"},
+		"detail": map[string]any{
+			"stateMachineArn": []any{stateMachineARN},
+			"status":          []any{"ABORTED", "TIMED_OUT", "FAILED"},
+		},
+	}
+	if !reflect.DeepEqual(rule["EventPattern"], want) {
+		t.Errorf("pattern = %v, want %v", rule["EventPattern"], want)
+	}
+	target := rule["Targets"].([]any)[0].(map[string]any)
+	dlqID := logicalID(src, a.d.Source.DeadLetters)
+	if render(t, target["DeadLetterConfig"].(map[string]any)["Arn"]) != dlqID+".Arn" {
+		t.Errorf("dead letters go to %v", target["DeadLetterConfig"])
+	}
+	retry := target["RetryPolicy"].(map[string]any)
+	if retry["MaximumRetryAttempts"].(float64) != 185 || retry["MaximumEventAgeInSeconds"].(float64) != 86400 {
+		t.Errorf("retry policy = %v", retry)
+	}
+	check(t, func() {
+		a.source().HasResourceProperties(str("AWS::Lambda::Function"), &map[string]any{
+			"FunctionName":     "crossbuild-canceller",
+			"DeadLetterConfig": map[string]any{"TargetArn": map[string]any{"Fn::GetAtt": []any{dlqID, "Arn"}}},
+			"Environment": map[string]any{"Variables": obj(map[string]any{
+				"STATE_MACHINE_ARN": stateMachineARN, "ALLOWED_ROLE_ARNS": "arn:aws:iam::*:role/crossbuild-target-role",
+			})},
+		})
+	})
+}
+
+// TestCancellerPermissions: the canceller may list an execution's records on the index,
+// update records on the table, assume the configured target roles and hand failed
+// invocations to the dead-letter queue: nothing more.
+func TestCancellerPermissions(t *testing.T) {
+	a := accountsApp
+	tableID, _ := only(t, a.json[config.SourceStackName], "AWS::DynamoDB::Table")
+	targetRoles := []string{"arn:aws:iam::222222222222:role/crossbuild-target-role", "arn:aws:iam::333333333333:role/crossbuild-target-role"}
+	dlqID := logicalID(a.stacks[config.SourceStackName], a.d.Source.DeadLetters)
+	want := map[string][]string{
+		"sts:AssumeRole":      targetRoles,
+		"dynamodb:Query":      {tableID + ".Arn/index/byExecution"},
+		"dynamodb:UpdateItem": {tableID + ".Arn"},
+		"sqs:SendMessage":     {dlqID + ".Arn"}, // failed asynchronous invocations
+	}
+	got := map[string][]string{}
+	for _, st := range roleStatements(t, a, config.CancellerRoleName) {
+		for _, act := range st.actions {
+			if strings.HasPrefix(act, "xray:") || strings.HasPrefix(act, "logs:") {
+				continue
+			}
+			got[act] = append(got[act], st.resources...)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("canceller permissions = %v, want %v", got, want)
+	}
 }
 
 // TestDeadLetterQueues: every queue of every stack is encrypted and refuses plain HTTP.

@@ -68,8 +68,8 @@ func sampleNote(t config.Target) string {
 	return ", sample project " + t.SampleProject
 }
 
-// newTargetRole creates the role the starter and the poller assume. It trusts the source
-// account only for those two roles (aws:PrincipalArn, so the source stack may be deployed
+// newTargetRole creates the role the starter, the poller and the canceller assume. It
+// trusts the source account only for those three roles (aws:PrincipalArn, so the source stack may be deployed
 // later) and only with the ExternalId; it may only start, read and stop the configured
 // projects of this account, in every configured Region.
 func newTargetRole(stack awscdk.Stack, cfg *config.Config, account string) awsiam.Role {
@@ -78,12 +78,13 @@ func newTargetRole(stack awscdk.Stack, cfg *config.Config, account string) awsia
 		"ArnEquals": map[string]any{"aws:PrincipalArn": []string{
 			cfg.SourceRoleARN(config.StarterRoleName),
 			cfg.SourceRoleARN(config.PollerRoleName),
+			cfg.SourceRoleARN(config.CancellerRoleName),
 		}},
 	})
 	return awsiam.NewRole(stack, jsii.String("TargetRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(cfg.TargetRoleName),
 		AssumedBy:   trust,
-		Description: jsii.String("crossbuild: assumed by the source account's starter and poller to run the configured CodeBuild projects"),
+		Description: jsii.String("crossbuild: assumed by the source account's starter, poller and canceller to run and stop the configured CodeBuild projects"),
 		// Sessions live at most ASSUME_ROLE_SECONDS (15 minutes); one hour is the minimum.
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{

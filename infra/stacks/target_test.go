@@ -50,7 +50,8 @@ func TestTargetRole(t *testing.T) {
 			if got := st.conditions["StringEquals"].(map[string]any)["sts:ExternalId"]; got != externalID {
 				t.Errorf("sts:ExternalId = %v", got)
 			}
-			wantPrincipals := []string{"arn:aws:iam::111111111111:role/" + config.StarterRoleName, "arn:aws:iam::111111111111:role/" + config.PollerRoleName}
+			wantPrincipals := []string{"arn:aws:iam::111111111111:role/" + config.StarterRoleName,
+				"arn:aws:iam::111111111111:role/" + config.PollerRoleName, "arn:aws:iam::111111111111:role/" + config.CancellerRoleName}
 			if got := strList(st.conditions["ArnEquals"].(map[string]any)["aws:PrincipalArn"]); !slices.Equal(got, wantPrincipals) {
 				t.Errorf("aws:PrincipalArn = %v, want %v", got, wantPrincipals)
 			}

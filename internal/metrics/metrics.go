@@ -20,6 +20,9 @@ const (
 	EventParked       = "EventParked"       // terminal event that arrived before the record
 	TaskCompleted     = "TaskCompleted"     // completion sent
 	SendFailed        = "SendFailed"        // SendTask* failed and the claim was released
+	BuildStopped      = "BuildStopped"      // the canceller stopped a build of an ended execution
+	StopSkipped       = "StopSkipped"       // the canceller left a record alone (build ended, not ours)
+	StopFailed        = "StopFailed"        // the canceller could not stop a build; the event is retried
 )
 
 // Recorder emits counters for one function.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -104,6 +105,29 @@ type Engine struct {
 	executions map[string]*Execution
 	tokens     map[string]*pendingTask
 	mapRuns    map[string]*MapRun
+	onEnd      []func(ExecutionInfo)
+}
+
+// OnExecutionEnd registers f to be told of every execution's end, child executions
+// included, once its final status is recorded. f runs on the goroutine that ended the
+// execution (its own, or StopExecution's), so it must not block for long.
+func (e *Engine) OnExecutionEnd(f func(ExecutionInfo)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onEnd = append(e.onEnd, f)
+}
+
+func (e *Engine) ended(x *Execution) {
+	e.mu.Lock()
+	fs := slices.Clone(e.onEnd)
+	e.mu.Unlock()
+	if len(fs) == 0 {
+		return
+	}
+	info := x.Describe()
+	for _, f := range fs {
+		f(info)
+	}
 }
 
 // New returns an Engine.
@@ -594,6 +618,7 @@ func (x *Execution) finish(prev int64, status Status, output *string, errName, c
 	}
 	x.cancel()
 	close(x.done)
+	x.engine.ended(x)
 	return true
 }
 

@@ -23,7 +23,7 @@ const (
 )
 
 // functionNames are the host builds a world deploys: <functions>/<name>/bootstrap.
-var functionNames = []string{"planner", "starter", "callback", "poller", "summariser"}
+var functionNames = []string{"planner", "starter", "callback", "poller", "summariser", "canceller"}
 
 // prerequisites are found (or built) once per test binary by TestMain.
 type prerequisites struct {

@@ -461,14 +461,18 @@ func notAllowed(t *testing.T, tw *testWorld) {
 	tw.noDeadLetters(t)
 }
 
+// cancelTimeout bounds how long after an abort the canceller has stopped every build.
+const cancelTimeout = 10 * time.Second
+
 // stoppedMidBuild: StopExecution while the builds run. The execution ends ABORTED, and so
-// do its Map Run and children; the builds run on (stopping an execution does not stop its
-// builds), and their late events are harmless: the callback finds the tasks closed and
-// settles the records.
+// do its Map Run and children; its status change reaches the canceller, which stops every
+// build within seconds through the target roles and closes the records as STOPPED. The
+// builds' own STOPPED events come late and are harmless: the records stay closed.
 func stoppedMidBuild(t *testing.T, tw *testWorld) {
 	targets := defaultTargets(t)
 	for _, tg := range targets {
-		tg[varSleep] = 3
+		// Far longer than the canceller needs: a build that ends SUCCEEDED was not stopped.
+		tg[varSleep] = 60
 	}
 	arn := tw.start(t, "stopped-mid-build", input(targets, nil))
 
@@ -540,36 +544,43 @@ func stoppedMidBuild(t *testing.T, tw *testWorld) {
 			t.Errorf("child %d's history grew from %d to %d events after the abort:%s", i, n, len(c.history), typesOf(c.history[n:]))
 		}
 	}
+	// The canceller stops every build well before it would have ended on its own.
+	stopDeadline := time.Now().Add(cancelTimeout)
 	for i := range targets {
-		b := after.oneBuild(t, i)
-		if b.Status != codebuild.StatusSucceeded {
-			t.Errorf("build %d ended %s, want SUCCEEDED: stopping the execution does not stop builds", i, b.Status)
+		var b codebuild.BuildInfo
+		err := poll(time.Until(stopDeadline), func() (bool, error) {
+			b = tw.read(t, arn).oneBuild(t, i)
+			return b.Complete, nil
+		})
+		if err != nil || b.Status != codebuild.StatusStopped {
+			t.Errorf("build %d ended %s (%v), want STOPPED within %s of the abort", i, b.Status, err, cancelTimeout)
+			continue
 		}
-		tw.wantLateRecord(t, b)
+		var rec map[string]string
+		err = poll(settleTimeout, func() (bool, error) {
+			rec = tw.tokenRecord(t, b.ARN)
+			return rec["state"] == "STOPPED", nil
+		})
+		if err != nil || rec["buildId"] != b.ID || rec["stoppedAt"] == "" {
+			t.Errorf("record of build %s: state %q stoppedAt %q, want STOPPED", b.ID, rec["state"], rec["stoppedAt"])
+		}
+	}
+	// The builds' late STOPPED events change nothing.
+	tw.settle(t)
+	for i := range targets {
+		if rec := tw.tokenRecord(t, after.oneBuild(t, i).ARN); rec["state"] != "STOPPED" {
+			t.Errorf("record %d became %q after the builds' events", i, rec["state"])
+		}
 	}
 	tw.noDeadLetters(t)
-}
-
-// wantLateRecord checks the record of a build whose terminal event reached the callback
-// after the task was closed: it claimed the record, got TaskTimedOut from SendTaskSuccess
-// and marked the record completed.
-func (tw *testWorld) wantLateRecord(t *testing.T, b codebuild.BuildInfo) {
-	t.Helper()
-	var rec map[string]string
-	err := poll(settleTimeout, func() (bool, error) {
-		rec = tw.tokenRecord(t, b.ARN)
-		return rec["state"] == "COMPLETED", nil
-	})
-	if err != nil || rec["completedBy"] != "event" {
-		t.Errorf("record of build %s: state %q completedBy %q, want COMPLETED by event", b.ID, rec["state"], rec["completedBy"])
-	}
 }
 
 // toleranceStopsRun: six targets, four at a time, none may fail. The first target's build
 // fails while the next three still run: the failure stops the Map Run, which aborts
 // the three running children and never starts the last two. The execution fails with the
 // counts; every result written (the failure, the aborted children, the items never started)
-// is in S3. The aborted children's builds run on, and their late events are harmless.
+// is in S3. The execution's failure reaches the canceller, which stops the aborted
+// children's builds and closes their records; the builds' late events are harmless.
 func toleranceStopsRun(t *testing.T, tw *testWorld) {
 	const n, concurrency, first = 6, 4, 0
 	base := defaultTargets(t)
@@ -660,11 +671,13 @@ func toleranceStopsRun(t *testing.T, tw *testWorld) {
 	for i := 1; i < concurrency; i++ {
 		bi := x.oneBuild(t, i)
 		if got := tw.CodeBuild.Builds(); !slices.ContainsFunc(got, func(g codebuild.BuildInfo) bool {
-			return g.ARN == bi.ARN && g.Status == codebuild.StatusSucceeded
+			return g.ARN == bi.ARN && g.Status == codebuild.StatusStopped
 		}) {
-			t.Errorf("build %d did not run on to SUCCEEDED after its child was aborted", i)
+			t.Errorf("build %d was not stopped after the execution failed", i)
 		}
-		tw.wantLateRecord(t, bi)
+		if rec := tw.tokenRecord(t, bi.ARN); rec["state"] != "STOPPED" {
+			t.Errorf("record of build %s: state %q, want STOPPED", bi.ID, rec["state"])
+		}
 	}
 	tw.noDeadLetters(t)
 }

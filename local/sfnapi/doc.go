@@ -16,7 +16,10 @@
 // are listed by ListExecutions with mapRunArn (with mapRunArn and
 // itemCount), not with the state machine's executions, and answer
 // DescribeExecution (with mapRunArn), GetExecutionHistory and
-// StopExecution like any execution.
+// StopExecution like any execution. With Options.Publisher, every execution
+// that ends (child executions included) puts a "Step Functions Execution
+// Status Change" event on its account's default bus in its Region, as Step
+// Functions does for Standard workflows.
 //
 // Requests are not authenticated: SigV4 signatures are not verified. The
 // Region and account a request addresses, which go into the ARNs it

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/crossbuild/crossbuild/local/localaws"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
@@ -32,6 +33,12 @@ type Options struct {
 	// DefaultAccount is used when the access key id of a request is not a
 	// 12-digit account id. Defaults to 123456789012.
 	DefaultAccount string
+	// Publisher receives a "Step Functions Execution Status Change" event on the
+	// default bus of the execution's account and Region whenever an execution ends,
+	// child executions included. Nil: no events.
+	Publisher Publisher
+	// Logger receives the stand-in's own diagnostics; discarded by default.
+	Logger *slog.Logger
 }
 
 // Handler serves the Step Functions JSON API over an asl.Engine.
@@ -39,6 +46,8 @@ type Handler struct {
 	engine         *asl.Engine
 	defaultRegion  string
 	defaultAccount string
+	pub            Publisher
+	log            *slog.Logger
 
 	mu       sync.Mutex
 	machines map[string]*stateMachine // by ARN
@@ -67,6 +76,14 @@ func New(engine *asl.Engine, opts Options) *Handler {
 		defaultRegion:  opts.DefaultRegion,
 		defaultAccount: opts.DefaultAccount,
 		machines:       map[string]*stateMachine{},
+		pub:            opts.Publisher,
+		log:            opts.Logger,
+	}
+	if h.log == nil {
+		h.log = discardLogger()
+	}
+	if h.pub != nil {
+		engine.OnExecutionEnd(h.publishEnd)
 	}
 	if h.defaultRegion == "" {
 		h.defaultRegion = "us-east-1"

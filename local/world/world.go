@@ -218,7 +218,9 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 
 	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{svc: w.Lambda, trace: w.traceHeader}, TimeScale: opts.TimeScale,
 		Objects: objectStore{s3: w.S3}})
-	w.SFN = sfnapi.New(w.Engine, sfnapi.Options{})
+	// Executions that end tell the account's default bus, as Step Functions does for
+	// Standard workflows: the canceller's rule listens there.
+	w.SFN = sfnapi.New(w.Engine, sfnapi.Options{Publisher: w.Events, Logger: w.log.With("service", "states")})
 	router.Handle("states", w.SFN)
 
 	d := &deployer{w: w, opts: opts}
