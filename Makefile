@@ -102,6 +102,7 @@ fuzz-short: ## fuzz each target for FUZZTIME (default 5s)
 	go test -run '^$$' -fuzz '^FuzzHandleEvent$$' -fuzztime $(FUZZTIME) ./functions/callback
 	go test -run '^$$' -fuzz '^FuzzCompileMatch$$' -fuzztime $(FUZZTIME) ./local/eventpattern
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./local/asl
+	go test -run '^$$' -fuzz '^FuzzIsCrossbuildSession$$' -fuzztime $(FUZZTIME) ./internal/assume
 
 TARGETS ?= 500
 

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/awserr"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
@@ -105,6 +107,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 			log.Info("event for a build without a record ignored", "status", b.Status)
 			return nil
 		}
+		if initiator := ev.Detail.AdditionalInformation.Initiator; !startedByCrossbuild(initiator) {
+			// Only the starter adopts a parked outcome: one it never asks for would sit for ParkTTL.
+			h.Metrics.Count(metrics.EventForeignBuild)
+			log.Debug("terminal event of a build crossbuild did not start ignored", "initiator", initiator, "status", b.Status)
+			return nil
+		}
 		parked, done, err := h.park(ctx, log, b)
 		if done || err != nil {
 			return err
@@ -147,6 +155,18 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		return &failure.TransientError{Op: "claim token record " + b.ARN, Err: err}
 	}
 	return h.Finisher.Finish(ctx, claimed, b, outcome.ByEvent)
+}
+
+// startedByCrossbuild reports whether a build's initiator could be the starter's role
+// session. CodeBuild names an IAM user by its name and CodePipeline as
+// "codepipeline/<pipeline>" (CodeBuild API reference, Build.initiator; sample in
+// "Build notifications input format reference"), and a build started through an assumed
+// role as "<role name>/<role session name>" (a delivered event of a build started from a
+// Lambda function's role, in int128/codebuild-runner codebuildevents/types_test.go). Role
+// and session names never contain "/".
+func startedByCrossbuild(initiator string) bool {
+	role, session, ok := strings.Cut(initiator, "/")
+	return ok && role != "" && assume.IsCrossbuildSession(session)
 }
 
 // park keeps a terminal outcome whose record does not exist yet: the starter may still be

@@ -17,6 +17,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/completion"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/outcome"
@@ -363,6 +364,105 @@ func TestHandleParksEarlyTerminalEvent(t *testing.T) {
 	// A duplicate of the same event must not disturb the parked outcome.
 	if err := h.Handle(context.Background(), fixture(t, testfixtures.StateFailed)); err != nil || s.completions() != 0 {
 		t.Fatalf("duplicate: %v, completions %d", err, s.completions())
+	}
+}
+
+// A terminal event without a record is parked only when its initiator is a session
+// crossbuild uses; a record, once written, decides alone.
+func TestHandleParksOnlyWhatCrossbuildCouldHaveStarted(t *testing.T) {
+	long := assume.SessionName("arn:aws:states:eu-west-1:111111111111:execution:crossbuild:" + strings.Repeat("n", 80))
+	setInitiator := func(v any) func(map[string]any) {
+		return func(m map[string]any) {
+			info := m["detail"].(map[string]any)["additional-information"].(map[string]any)
+			if v == nil {
+				delete(info, "initiator")
+				return
+			}
+			info["initiator"] = v
+		}
+	}
+	cases := []struct {
+		name       string
+		recs       []tokenstore.Record
+		event      string
+		mutate     func(map[string]any)
+		wantParked string // build ARN
+		wantSent   int
+		wantMetric string
+	}{
+		{"crossbuild session", nil, testfixtures.StateFailed, nil, testfixtures.BuildARN, 0, metrics.EventParked},
+		{"hashed long session", nil, testfixtures.StateFailed, setInitiator("crossbuild-target/" + long), testfixtures.BuildARN, 0, metrics.EventParked},
+		{"foreign session", nil, testfixtures.StateSucceededForeign, nil, "", 0, metrics.EventForeignBuild},
+		{"IAM user", nil, testfixtures.StateFailed, setInitiator("alice"), "", 0, metrics.EventForeignBuild},
+		{"IAM user named like a session", nil, testfixtures.StateFailed, setInitiator("crossbuild-run-1"), "", 0, metrics.EventForeignBuild},
+		{"CodePipeline", nil, testfixtures.StateFailed, setInitiator("codepipeline/release"), "", 0, metrics.EventForeignBuild},
+		{"no initiator", nil, testfixtures.StateFailed, setInitiator(nil), "", 0, metrics.EventForeignBuild},
+		{"empty initiator", nil, testfixtures.StateFailed, setInitiator(""), "", 0, metrics.EventForeignBuild},
+		{"progress of a foreign build", nil, testfixtures.StateInProgress, setInitiator("alice"), "", 0, metrics.EventIgnored},
+		{"foreign session, record exists", []tokenstore.Record{waitingRecord()}, testfixtures.StateSucceeded, setInitiator("release-deployer/botocore-session-1764144000"), "", 1, metrics.TaskCompleted},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := fixture(t, tc.event)
+			if tc.mutate != nil {
+				var m map[string]any
+				if err := json.Unmarshal(raw, &m); err != nil {
+					t.Fatal(err)
+				}
+				tc.mutate(m)
+				raw, _ = json.Marshal(m)
+			}
+			var counted strings.Builder
+			store, s := newMemStore(tc.recs...), &fakeSFN{}
+			h := newHandler(t, store, s, io.Discard)
+			h.Metrics = metrics.New(&counted, "callback")
+			h.Finisher.(*completion.Completer).Metrics = h.Metrics
+			if err := h.Handle(context.Background(), raw); err != nil {
+				t.Fatalf("Handle: %v", err)
+			}
+			if s.completions() != tc.wantSent {
+				t.Errorf("completions = %d, want %d", s.completions(), tc.wantSent)
+			}
+			for arn, r := range store.recs {
+				if r.State == tokenstore.Parked && arn != tc.wantParked {
+					t.Errorf("parked %s", arn)
+				}
+			}
+			if tc.wantParked != "" && store.state(tc.wantParked) != tokenstore.Parked {
+				t.Errorf("%s not parked", tc.wantParked)
+			}
+			if tc.wantParked == "" && tc.recs == nil && len(store.recs) != 0 {
+				t.Errorf("wrote %d records", len(store.recs))
+			}
+			if !strings.Contains(counted.String(), `"`+tc.wantMetric+`":1`) {
+				t.Errorf("metrics %s, want %s", counted.String(), tc.wantMetric)
+			}
+		})
+	}
+}
+
+func TestStartedByCrossbuild(t *testing.T) {
+	long := assume.SessionName("arn:aws:states:eu-west-1:111111111111:execution:crossbuild:" + strings.Repeat("n", 80))
+	cases := []struct {
+		initiator string
+		want      bool
+	}{
+		{"crossbuild-starter/crossbuild-run-1", true},
+		{"any-target-role/" + long, true},
+		{"release-deployer/botocore-session-1764144000", false},
+		{"codepipeline/crossbuild-release", true}, // indistinguishable from a role named codepipeline
+		{"codepipeline/release", false},
+		{"alice", false},
+		{"crossbuild-run-1", false},
+		{"CodeBuild-Jenkins-Plugin", false},
+		{"/crossbuild-run-1", false},
+		{"role/crossbuild-run-1/x", false},
+		{"", false},
+	}
+	for _, tc := range cases {
+		if got := startedByCrossbuild(tc.initiator); got != tc.want {
+			t.Errorf("startedByCrossbuild(%q) = %v, want %v", tc.initiator, got, tc.want)
+		}
 	}
 }
 

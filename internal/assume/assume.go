@@ -91,6 +91,12 @@ func (r *Roles) entry(roleARN, sessionName string) *aws.CredentialsCache {
 
 var sessionUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
 
+// sessionPrefix starts every session name crossbuild uses; IsCrossbuildSession relies on it.
+const sessionPrefix = "crossbuild"
+
+// maxSessionName is STS's limit on a role session name.
+const maxSessionName = 64
+
 // SessionName derives a role session name (2-64 characters of [\w+=,.@-]) from an
 // execution ARN: "crossbuild-<execution name>", shortened with a hash suffix when too long
 // so two long names never collide.
@@ -100,15 +106,25 @@ func SessionName(executionARN string) string {
 		name = executionARN[i+1:]
 	}
 	name = sessionUnsafe.ReplaceAllString(name, "-")
-	s := "crossbuild-" + name
+	s := sessionPrefix + "-" + name
 	if name == "" {
-		s = "crossbuild"
+		s = sessionPrefix
 	}
-	if len(s) <= 64 {
+	if len(s) <= maxSessionName {
 		return s
 	}
 	sum := sha256.Sum256([]byte(executionARN))
-	return s[:64-9] + "-" + hex.EncodeToString(sum[:4])
+	return s[:maxSessionName-9] + "-" + hex.EncodeToString(sum[:4])
+}
+
+// IsCrossbuildSession reports whether name is a role session name SessionName can produce,
+// so that a build's initiator tells whether crossbuild could have started it. It does not
+// say which execution: the hashed long form cannot be reversed.
+func IsCrossbuildSession(name string) bool {
+	if len(name) > maxSessionName || sessionUnsafe.MatchString(name) {
+		return false
+	}
+	return name == sessionPrefix || (len(name) > len(sessionPrefix)+1 && strings.HasPrefix(name, sessionPrefix+"-"))
 }
 
 // Validate checks settings at cold start.

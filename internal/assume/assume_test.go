@@ -136,6 +136,44 @@ func TestSessionName(t *testing.T) {
 	}
 }
 
+func TestIsCrossbuildSession(t *testing.T) {
+	long := "arn:aws:states:eu-west-1:111111111111:execution:crossbuild:" + strings.Repeat("n", 80)
+	cases := []struct {
+		name string
+		want bool
+	}{
+		{SessionName("arn:aws:states:eu-west-1:111111111111:execution:crossbuild:run-1"), true},
+		{SessionName("arn:aws:states:eu-west-1:111111111111:execution:crossbuild:a b/c"), true},
+		{SessionName(long), true}, // the hashed long form
+		{SessionName(""), true},
+		{"crossbuild-" + strings.Repeat("n", 53), true}, // 64 characters
+		{"crossbuild-" + strings.Repeat("n", 54), false},
+		{"crossbuild-", false},
+		{"crossbuildx-run-1", false},
+		{"Crossbuild-run-1", false},
+		{"x-crossbuild-run-1", false},
+		{"crossbuild-run/1", false},
+		{"botocore-session-1700000000", false}, // a foreign session
+		{"1564844186052", false},
+		{"", false},
+	}
+	for _, tc := range cases {
+		if got := IsCrossbuildSession(tc.name); got != tc.want {
+			t.Errorf("IsCrossbuildSession(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func FuzzIsCrossbuildSession(f *testing.F) {
+	f.Add("arn:aws:states:eu-west-1:111111111111:execution:crossbuild:run-1")
+	f.Add("arn:aws:states:eu-west-1:111111111111:execution:crossbuild:" + strings.Repeat("é", 60))
+	f.Fuzz(func(t *testing.T, executionARN string) {
+		if s := SessionName(executionARN); !IsCrossbuildSession(s) {
+			t.Fatalf("IsCrossbuildSession(SessionName(%q) = %q) = false", executionARN, s)
+		}
+	})
+}
+
 func TestValidate(t *testing.T) {
 	cases := []struct {
 		ext string

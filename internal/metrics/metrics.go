@@ -18,6 +18,7 @@ const (
 	EventIgnored      = "EventIgnored"      // event for an unknown build or already completed task
 	EventRejected     = "EventRejected"     // event whose account or Region contradicts the record
 	EventParked       = "EventParked"       // terminal event that arrived before the record
+	EventForeignBuild = "EventForeignBuild" // terminal event without a record of a build crossbuild did not start
 	TaskCompleted     = "TaskCompleted"     // completion sent
 	SendFailed        = "SendFailed"        // SendTask* failed and the claim was released
 	BuildStopped      = "BuildStopped"      // the canceller stopped a build of an ended execution

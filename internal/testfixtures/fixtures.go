@@ -56,7 +56,11 @@ const (
 	PhaseProvision  = "phase-provisioning-completed"
 )
 
-// All lists every fixture.
+// StateSucceededForeign is another build of the same project, started by a role session
+// that is not crossbuild's. It is not in All, whose events are all about BuildARN.
+const StateSucceededForeign = "state-succeeded-foreign"
+
+// All lists every fixture of BuildARN.
 var All = []string{StateSucceeded, StateFailed, StateFault, StateStopped, StateTimedOut, StateInProgress, PhaseBuild, PhaseProvision}
 
 // Raw returns the JSON of a fixture.
@@ -77,5 +81,8 @@ func Event(name string) (events.CodeBuildEvent, error) {
 	return ev, nil
 }
 
-// BuildARN is the build every fixture is about.
+// BuildARN is the build every fixture but StateSucceededForeign is about.
 const BuildARN = "arn:aws:codebuild:eu-west-1:222222222222:build/sample-codebuild-project:0f8c3b4e-7d2a-4c1b-9e55-2a6d1f3c8b90"
+
+// ForeignBuildARN is the build of StateSucceededForeign.
+const ForeignBuildARN = "arn:aws:codebuild:eu-west-1:222222222222:build/sample-codebuild-project:5c2e9a71-4b0d-4f8e-a3c6-81d7e2f04b13"
