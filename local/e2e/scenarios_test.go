@@ -521,6 +521,13 @@ func stoppedMidBuild(t *testing.T, tw *testWorld) {
 		}
 	}
 	x.wantLast(t, sfntypes.HistoryEventTypeExecutionAborted, sfntypes.HistoryEventTypeExecutionAborted, nil)
+	// The Map Run records its own end just after its children's: read it once it has.
+	if err := poll(settleTimeout, func() (bool, error) {
+		x = tw.read(t, arn)
+		return x.mapRun(t).Status != sfntypes.MapRunStatusRunning, nil
+	}); err != nil {
+		t.Errorf("map run still running after the abort: %v", err)
+	}
 	x.wantMapRun(t, sfntypes.MapRunStatusAborted, mapRunCounts{aborted: len(targets)})
 	if n := entered(x.history, "Summarise"); n != 0 {
 		t.Errorf("the stopped execution entered Summarise %d times", n)
@@ -546,6 +553,7 @@ func stoppedMidBuild(t *testing.T, tw *testWorld) {
 	}
 	// The canceller stops every build well before it would have ended on its own.
 	stopDeadline := time.Now().Add(cancelTimeout)
+	closed := map[int]string{}
 	for i := range targets {
 		var b codebuild.BuildInfo
 		err := poll(time.Until(stopDeadline), func() (bool, error) {
@@ -556,20 +564,29 @@ func stoppedMidBuild(t *testing.T, tw *testWorld) {
 			t.Errorf("build %d ended %s (%v), want STOPPED within %s of the abort", i, b.Status, err, cancelTimeout)
 			continue
 		}
+		// The record is closed by whoever comes first: the canceller (STOPPED), or the
+		// callback, when the build's own STOPPED event overtakes the canceller's write
+		// (COMPLETED by event: its task was already closed). Either way it stays closed.
 		var rec map[string]string
 		err = poll(settleTimeout, func() (bool, error) {
 			rec = tw.tokenRecord(t, b.ARN)
-			return rec["state"] == "STOPPED", nil
+			return rec["state"] == "STOPPED" || rec["state"] == "COMPLETED", nil
 		})
-		if err != nil || rec["buildId"] != b.ID || rec["stoppedAt"] == "" {
-			t.Errorf("record of build %s: state %q stoppedAt %q, want STOPPED", b.ID, rec["state"], rec["stoppedAt"])
+		switch {
+		case err != nil || rec["buildId"] != b.ID:
+			t.Errorf("record of build %s: state %q, want it closed", b.ID, rec["state"])
+		case rec["state"] == "STOPPED" && rec["stoppedAt"] == "":
+			t.Errorf("record of build %s: STOPPED without stoppedAt", b.ID)
+		case rec["state"] == "COMPLETED" && rec["completedBy"] != "event":
+			t.Errorf("record of build %s: COMPLETED by %q, want by the build's STOPPED event", b.ID, rec["completedBy"])
 		}
+		closed[i] = rec["state"]
 	}
-	// The builds' late STOPPED events change nothing.
+	// The builds' late events change nothing.
 	tw.settle(t)
 	for i := range targets {
-		if rec := tw.tokenRecord(t, after.oneBuild(t, i).ARN); rec["state"] != "STOPPED" {
-			t.Errorf("record %d became %q after the builds' events", i, rec["state"])
+		if rec := tw.tokenRecord(t, after.oneBuild(t, i).ARN); rec["state"] != closed[i] {
+			t.Errorf("record %d went from %q to %q after the builds' events", i, closed[i], rec["state"])
 		}
 	}
 	tw.noDeadLetters(t)
