@@ -3,7 +3,7 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-FUNCTIONS   := starter callback poller planner summariser canceller
+FUNCTIONS   := starter callback poller planner summariser canceller reconciler
 GOARCH_LAMBDA ?= arm64
 DIST        := dist
 NPM_DIR     := tools/npm
@@ -109,6 +109,13 @@ TARGETS ?= 500
 .PHONY: bench-scale
 bench-scale: tools build build-local synth ## one execution of TARGETS targets (default 500) on the local runtime, measured
 	go run ./local/cmd/crossbuild-scale -assembly cdk.out -functions $(LOCAL_DIST) -targets $(TARGETS)
+
+FAULT_TARGETS ?= 30
+FAULT_SEED    ?= 1
+
+.PHONY: faults
+faults: tools build-local synth ## the fault matrix (docs/reliability.md): every fault over FAULT_TARGETS targets (default 30) on the local runtime
+	go run ./local/cmd/crossbuild-faults -assembly cdk.out -functions $(LOCAL_DIST) -targets $(FAULT_TARGETS) -seed $(FAULT_SEED) $(if $(ROWS),-rows $(ROWS))
 
 .PHONY: bench
 bench: ## run the hot-path benchmarks

@@ -144,6 +144,9 @@ func (s *memStore) Release(_ context.Context, rec tokenstore.Record) error {
 		return &tokenstore.ConflictError{BuildARN: rec.BuildARN, Op: "release", State: r.State}
 	}
 	r.State = tokenstore.Waiting
+	if rec.Outcome != "" {
+		r.Outcome = rec.Outcome
+	}
 	s.recs[rec.BuildARN] = r
 	return nil
 }
@@ -466,7 +469,9 @@ func TestStartedByCrossbuild(t *testing.T) {
 	}
 }
 
-// Throttled sends release the claim and ask for a retry; a task already closed counts as done.
+// Throttled sends release the claim and ask for a retry. A task already closed is not a
+// completion: the claim is released with the outcome kept on the record, for a retried
+// starter's new token or the polling branch, which records how the target completed.
 func TestHandleSendFailures(t *testing.T) {
 	cases := []struct {
 		name      string
@@ -475,9 +480,9 @@ func TestHandleSendFailures(t *testing.T) {
 		wantState tokenstore.State
 	}{
 		{"throttled", &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}, true, tokenstore.Waiting},
-		{"task timed out", &sfntypes.TaskTimedOut{Message: aws.String("Task Timed Out")}, false, tokenstore.Completed},
-		{"task does not exist", &sfntypes.TaskDoesNotExist{Message: aws.String("gone")}, false, tokenstore.Completed},
-		{"invalid token", &sfntypes.InvalidToken{Message: aws.String("bad")}, false, tokenstore.Completed},
+		{"task timed out", &sfntypes.TaskTimedOut{Message: aws.String("Task Timed Out")}, false, tokenstore.Waiting},
+		{"task does not exist", &sfntypes.TaskDoesNotExist{Message: aws.String("gone")}, false, tokenstore.Waiting},
+		{"invalid token", &sfntypes.InvalidToken{Message: aws.String("bad")}, false, tokenstore.Waiting},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -489,6 +494,10 @@ func TestHandleSendFailures(t *testing.T) {
 			}
 			if got := store.state(testfixtures.BuildARN); got != tc.wantState {
 				t.Fatalf("state = %s, want %s", got, tc.wantState)
+			}
+			// Either way the outcome stays on the record for the next claimant.
+			if o := store.recs[testfixtures.BuildARN].Outcome; !strings.Contains(o, `"status":"SUCCEEDED"`) {
+				t.Fatalf("outcome on the record = %q", o)
 			}
 			if tc.wantRetry {
 				// The redelivered event completes the task, once.

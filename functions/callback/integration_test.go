@@ -67,9 +67,9 @@ func TestSendTaskWire(t *testing.T) {
 		wantState tokenstore.State
 	}{
 		{"success", awstest.JSON(200, `{}`), false, tokenstore.Completed},
-		{"task timed out", awstest.JSONError(400, "TaskTimedOut", "Task Timed Out"), false, tokenstore.Completed},
-		{"task does not exist", awstest.JSONError(400, "TaskDoesNotExist", "Task does not exist"), false, tokenstore.Completed},
-		{"invalid token", awstest.JSONError(400, "InvalidToken", "Invalid Token"), false, tokenstore.Completed},
+		{"task timed out", awstest.JSONError(400, "TaskTimedOut", "Task Timed Out"), false, tokenstore.Waiting},
+		{"task does not exist", awstest.JSONError(400, "TaskDoesNotExist", "Task does not exist"), false, tokenstore.Waiting},
+		{"invalid token", awstest.JSONError(400, "InvalidToken", "Invalid Token"), false, tokenstore.Waiting},
 		{"throttled", awstest.JSONError(400, "ThrottlingException", "Rate exceeded"), true, tokenstore.Waiting},
 	}
 	for _, tc := range cases {

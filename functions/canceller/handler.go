@@ -13,10 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
-	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/awserr"
+	"github.com/crossbuild/crossbuild/internal/buildstop"
+	"github.com/crossbuild/crossbuild/internal/contract"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
 	"github.com/crossbuild/crossbuild/internal/metrics"
@@ -53,8 +54,16 @@ type Roles interface {
 
 // Store is the part of the token store the canceller uses.
 type Store interface {
-	ListByExecution(ctx context.Context, executionARN string) ([]tokenstore.Record, error)
+	ListExecution(ctx context.Context, executionARN string) ([]tokenstore.Record, []tokenstore.Intent, error)
+	CancelIntent(ctx context.Context, executionARN string, mapIndex int) (tokenstore.Intent, error)
 	Stop(ctx context.Context, buildARN, executionARN string) (tokenstore.Record, error)
+}
+
+// StopTarget is the state machine's request to stop the build of one failed target: its
+// (parent) execution ARN and Map index.
+type StopTarget struct {
+	ExecutionARN string `json:"executionArn"`
+	MapIndex     *int   `json:"mapIndex"`
 }
 
 // InvalidEvent reports an event that is not a Step Functions execution status change. It
@@ -113,6 +122,12 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (struct{}, er
 // TIMED_OUT or FAILED, every build it started that still runs is stopped through its
 // target role and its record closed as STOPPED. A repeated event finds nothing left to do.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
+	var probe struct {
+		StopTarget *StopTarget `json:"stopTarget"`
+	}
+	if err := json.Unmarshal(raw, &probe); err == nil && probe.StopTarget != nil {
+		return h.stopTarget(ctx, *probe.StopTarget)
+	}
 	var ev events.CloudWatchEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return &InvalidEvent{Reason: err.Error()}
@@ -144,22 +159,104 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		return nil
 	}
 
-	recs, err := h.Store.ListByExecution(ctx, d.ExecutionARN)
+	recs, intents, err := h.Store.ListExecution(ctx, d.ExecutionARN)
 	if err != nil {
 		return &failure.TransientError{Op: "list token records of " + d.ExecutionARN, Err: err}
 	}
+	recorded := map[string]bool{}
 	var open []tokenstore.Record
 	for _, rec := range recs {
+		recorded[rec.BuildARN] = true
 		switch rec.State {
 		case tokenstore.Completed, tokenstore.Parked, tokenstore.Stopped:
 		default:
 			open = append(open, rec)
 		}
 	}
-	log.Info("execution ended unfinished", "records", len(recs), "open", len(open))
+	// Every intent is cancelled, so a starter still in flight starts nothing (or stops what
+	// it just started); a build an intent holds without a record yet is stopped here.
+	cancelled, errs := h.cancelIntents(ctx, log, intents)
+	for _, in := range cancelled {
+		if in.BuildARN != "" && !recorded[in.BuildARN] {
+			open = append(open, fromIntent(in))
+		}
+	}
+	log.Info("execution ended unfinished", "records", len(recs), "intents", len(intents), "open", len(open))
 
-	errs := h.cancelAll(ctx, log, d.ExecutionARN, open)
+	errs = append(errs, h.cancelAll(ctx, log, d.ExecutionARN, open)...)
 	return h.result(d.ExecutionARN, errs)
+}
+
+// stopTarget stops the build of one target whose child execution is failing while the
+// build may still run, and cancels its intent so that nothing more starts for it.
+func (h *Handler) stopTarget(ctx context.Context, req StopTarget) error {
+	if !contract.ValidExecutionARN(req.ExecutionARN) {
+		return &InvalidEvent{Reason: fmt.Sprintf("stopTarget.executionArn %q is not an execution ARN", req.ExecutionARN)}
+	}
+	if !contract.ValidMapIndex(req.MapIndex) {
+		return &InvalidEvent{Reason: fmt.Sprintf("stopTarget.mapIndex must be a whole number from 0 to %d", contract.MaxMapIndex)}
+	}
+	log := h.Log.With(logging.KeyExecutionARN, req.ExecutionARN, logging.KeyMapIndex, *req.MapIndex, "reason", "target failed")
+	tracing.Annotate(ctx, tracing.KeyExecutionARN, req.ExecutionARN)
+	in, err := h.Store.CancelIntent(ctx, req.ExecutionARN, *req.MapIndex)
+	var notFound *tokenstore.NotFoundError
+	switch {
+	case errors.As(err, &notFound):
+		log.Info("no build was started for the target")
+		return nil
+	case err != nil:
+		return &failure.TransientError{Op: "cancel intent of " + req.ExecutionARN, Err: err}
+	case in.BuildARN == "":
+		log.Info("the target's build was never started; nothing will start now")
+		return nil
+	}
+	errs := h.cancelAll(ctx, log, req.ExecutionARN, []tokenstore.Record{fromIntent(in)})
+	return h.result(req.ExecutionARN, errs)
+}
+
+// cancelIntents marks the intents cancelled, at most Concurrency at a time, and returns
+// them as stored.
+func (h *Handler) cancelIntents(ctx context.Context, log *slog.Logger, intents []tokenstore.Intent) ([]tokenstore.Intent, []buildError) {
+	var (
+		mu   sync.Mutex
+		out  []tokenstore.Intent
+		errs []buildError
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, max(h.Concurrency, 1))
+	)
+	for _, in := range intents {
+		if in.Cancelled() {
+			out = append(out, in)
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			got, err := h.Store.CancelIntent(ctx, in.ExecutionARN, in.MapIndex)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				log.Error("cancel intent", logging.KeyMapIndex, in.MapIndex, logging.KeyError, err.Error())
+				errs = append(errs, buildError{tokenstore.IntentKey(in.ExecutionARN, in.MapIndex),
+					&failure.TransientError{Op: "cancel intent", Err: err}})
+				return
+			}
+			out = append(out, got)
+		}()
+	}
+	wg.Wait()
+	return out, errs
+}
+
+// fromIntent describes the build an intent holds as the record it will have, so that it can
+// be stopped before the starter wrote that record.
+func fromIntent(in tokenstore.Intent) tokenstore.Record {
+	return tokenstore.Record{
+		BuildARN: in.BuildARN, BuildID: in.BuildID, ExecutionARN: in.ExecutionARN, MapIndex: in.MapIndex,
+		Account: in.Account, Region: in.Region, Project: in.Project, RoleARN: in.RoleARN,
+		State: tokenstore.IntentState,
+	}
 }
 
 // buildError is the failure to stop one build.
@@ -241,39 +338,24 @@ func (h *Handler) cancel(ctx context.Context, log *slog.Logger, executionARN str
 	}
 	cb := h.CodeBuild(rec.Region, creds)
 
-	build, found, err := h.describe(ctx, cb, rec)
+	res, err := buildstop.Stop(ctx, cb, rec.BuildID, rec.BuildARN)
 	if err != nil {
-		return h.failed(log, "describe build", rec, err)
+		op := buildstop.OpStop
+		var oe *buildstop.OpError
+		if errors.As(err, &oe) {
+			op, err = oe.Op, oe.Err
+		}
+		return h.failed(log, op, rec, err)
 	}
-	if !found {
+	if !res.Found {
 		h.Metrics.Count(metrics.StopSkipped)
 		log.Warn("build not found in its account and Region; nothing to stop")
 		return nil
 	}
-	status := string(build.BuildStatus)
-	if status == outcome.StatusInProgress {
-		out, err := cb.StopBuild(ctx, &codebuild.StopBuildInput{Id: aws.String(rec.BuildID)})
-		switch {
-		case err == nil && out.Build != nil:
-			status = string(out.Build.BuildStatus)
-		case err == nil:
-			status = outcome.StatusStopped
-		case awserr.IsRetryable(err):
-			return h.failed(log, "stop build", rec, err)
-		default:
-			// CodeBuild answers a build that finished meanwhile with its final status, but
-			// a refusal is read back rather than trusted: ended means done.
-			again, found, rerr := h.describe(ctx, cb, rec)
-			if rerr != nil || !found || again.BuildStatus == cbtypes.StatusTypeInProgress {
-				return h.failed(log, "stop build", rec, err)
-			}
-			status = string(again.BuildStatus)
-		}
-	}
 	// IN_PROGRESS after StopBuild: the build is stopping, which CodeBuild completes on its own.
-	if status != outcome.StatusStopped && status != outcome.StatusInProgress {
+	if res.Ended() {
 		h.Metrics.Count(metrics.StopSkipped)
-		log.Info("build had already ended; its record is left to the callback", "buildStatus", status)
+		log.Info("build had already ended; its record is left to the callback", "buildStatus", res.Status)
 		return nil
 	}
 	h.Metrics.Count(metrics.BuildStopped)
@@ -287,7 +369,7 @@ func (h *Handler) cancel(ctx context.Context, log *slog.Logger, executionARN str
 		}
 		return &failure.TransientError{Op: "close token record " + rec.BuildARN, Err: err}
 	}
-	log.Info("build stopped and record closed", "buildStatus", status)
+	log.Info("build stopped and record closed", "buildStatus", res.Status)
 	return nil
 }
 
@@ -308,23 +390,6 @@ func (h *Handler) notOurs(executionARN string, rec tokenstore.Record) string {
 		return "build ARN contradicts the record's target"
 	}
 	return ""
-}
-
-// describe reads the record's build; found is false when CodeBuild does not know it.
-func (h *Handler) describe(ctx context.Context, cb CodeBuildAPI, rec tokenstore.Record) (cbtypes.Build, bool, error) {
-	out, err := cb.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: []string{rec.BuildID}})
-	if err != nil {
-		return cbtypes.Build{}, false, err
-	}
-	for _, b := range out.Builds {
-		if aws.ToString(b.Id) == rec.BuildID {
-			if arn := aws.ToString(b.Arn); arn != "" && arn != rec.BuildARN {
-				return cbtypes.Build{}, false, fmt.Errorf("CodeBuild answered for %s", arn)
-			}
-			return b, true, nil
-		}
-	}
-	return cbtypes.Build{}, false, nil
 }
 
 func (h *Handler) failed(log *slog.Logger, op string, rec tokenstore.Record, err error) error {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -45,31 +46,53 @@ func record(state tokenstore.State) tokenstore.Record {
 type memStore struct {
 	mu      sync.Mutex
 	recs    map[string]tokenstore.Record
+	intents map[int]tokenstore.Intent // by map index
 	listErr error
 	stopErr error
 	stops   []string
 }
 
 func newMemStore(recs ...tokenstore.Record) *memStore {
-	s := &memStore{recs: map[string]tokenstore.Record{}}
+	s := &memStore{recs: map[string]tokenstore.Record{}, intents: map[int]tokenstore.Intent{}}
 	for _, r := range recs {
 		s.recs[r.BuildARN] = r
 	}
 	return s
 }
 
-func (s *memStore) ListByExecution(_ context.Context, exec string) ([]tokenstore.Record, error) {
+func (s *memStore) ListExecution(_ context.Context, exec string) ([]tokenstore.Record, []tokenstore.Intent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.listErr != nil {
-		return nil, s.listErr
+		return nil, nil, s.listErr
 	}
 	var out []tokenstore.Record
 	for _, r := range s.recs {
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b tokenstore.Record) int { return a.MapIndex - b.MapIndex })
-	return out, nil
+	var intents []tokenstore.Intent
+	for _, in := range s.intents {
+		if in.ExecutionARN == exec {
+			intents = append(intents, in)
+		}
+	}
+	slices.SortFunc(intents, func(a, b tokenstore.Intent) int { return a.MapIndex - b.MapIndex })
+	return out, intents, nil
+}
+
+func (s *memStore) CancelIntent(_ context.Context, exec string, index int) (tokenstore.Intent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.intents[index]
+	if !ok || in.ExecutionARN != exec {
+		return tokenstore.Intent{}, &tokenstore.NotFoundError{Key: tokenstore.IntentKey(exec, index)}
+	}
+	if !in.Cancelled() {
+		in.CancelledAt = time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	}
+	s.intents[index] = in
+	return in, nil
 }
 
 func (s *memStore) Stop(_ context.Context, arn, exec string) (tokenstore.Record, error) {
@@ -393,4 +416,113 @@ func mustRaw(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// intentOf is the intent the starter left for rec's Map item; withBuild says whether it
+// recorded the build.
+func intentOf(rec tokenstore.Record, withBuild bool) tokenstore.Intent {
+	in := tokenstore.Intent{ExecutionARN: rec.ExecutionARN, MapIndex: rec.MapIndex, Account: rec.Account,
+		Region: rec.Region, Project: rec.Project, RoleARN: rec.RoleARN, Attempt: 1}
+	if withBuild {
+		in.BuildARN, in.BuildID = rec.BuildARN, rec.BuildID
+	}
+	return in
+}
+
+// TestExecutionEndCancelsIntents: every intent of the ended execution is cancelled, so a
+// starter in flight starts nothing, and a build an intent holds before its record exists is
+// stopped all the same.
+func TestExecutionEndCancelsIntents(t *testing.T) {
+	srv := awstest.NewServer(t, script(t, map[string][]awstest.Reply{
+		opGet: {file(t, "batchgetbuilds-in-progress.json")}, opStop: {file(t, "stopbuild-stopping.json")},
+	}))
+	store := newMemStore()
+	started := record(tokenstore.Waiting)
+	store.intents[started.MapIndex] = intentOf(started, true) // build started, record not written yet
+	pending := record(tokenstore.Waiting)
+	pending.MapIndex = 4
+	store.intents[pending.MapIndex] = intentOf(pending, false) // StartBuild not answered yet
+	if err := newHandler(t, store, &staticRoles{}, srv.URL).Handle(context.Background(), fixture(t, "event-aborted.json")); err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range store.intents {
+		if !in.Cancelled() {
+			t.Errorf("intent %d not cancelled", i)
+		}
+	}
+	var stopped int
+	for _, r := range srv.Requests() {
+		if r.Target == opStop {
+			stopped++
+		}
+	}
+	if stopped != 1 || len(store.stops) != 1 || store.stops[0] != started.BuildARN {
+		t.Fatalf("StopBuild %d times, records closed %v: want the intent's build stopped once", stopped, store.stops)
+	}
+}
+
+// TestStopTarget: the state machine's request for one failed target stops that target's
+// running build, closes its record and cancels its intent; with nothing started it only
+// cancels; a bad request is refused by name.
+func TestStopTarget(t *testing.T) {
+	req := func(exec string, index any) []byte {
+		raw, _ := json.Marshal(map[string]any{"stopTarget": map[string]any{"executionArn": exec, "mapIndex": index}})
+		return raw
+	}
+	t.Run("running build", func(t *testing.T) {
+		srv := awstest.NewServer(t, script(t, map[string][]awstest.Reply{
+			opGet: {file(t, "batchgetbuilds-in-progress.json")}, opStop: {file(t, "stopbuild-stopping.json")},
+		}))
+		rec := record(tokenstore.Waiting)
+		store := newMemStore(rec)
+		store.intents[rec.MapIndex] = intentOf(rec, true)
+		if err := newHandler(t, store, &staticRoles{}, srv.URL).Handle(context.Background(), req(testExec, rec.MapIndex)); err != nil {
+			t.Fatal(err)
+		}
+		if store.state(rec.BuildARN) != tokenstore.Stopped || !store.intents[rec.MapIndex].Cancelled() || len(srv.Requests()) != 2 {
+			t.Fatalf("record %s, intent %+v, %d CodeBuild requests", store.state(rec.BuildARN), store.intents[rec.MapIndex], len(srv.Requests()))
+		}
+	})
+	t.Run("build already ended", func(t *testing.T) {
+		srv := awstest.NewServer(t, script(t, map[string][]awstest.Reply{opGet: {file(t, "batchgetbuilds-succeeded.json")}}))
+		rec := record(tokenstore.Completed)
+		store := newMemStore(rec)
+		store.intents[rec.MapIndex] = intentOf(rec, true)
+		if err := newHandler(t, store, &staticRoles{}, srv.URL).Handle(context.Background(), req(testExec, rec.MapIndex)); err != nil {
+			t.Fatal(err)
+		}
+		if store.state(rec.BuildARN) != tokenstore.Completed || len(store.stops) != 0 {
+			t.Fatalf("record %s, closed %v: an ended build keeps its record", store.state(rec.BuildARN), store.stops)
+		}
+	})
+	t.Run("nothing started", func(t *testing.T) {
+		srv := awstest.NewServer(t, script(t, nil))
+		rec := record(tokenstore.Waiting)
+		store := newMemStore()
+		store.intents[rec.MapIndex] = intentOf(rec, false)
+		h := newHandler(t, store, &staticRoles{}, srv.URL)
+		if err := h.Handle(context.Background(), req(testExec, rec.MapIndex)); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Handle(context.Background(), req(testExec, 9)); err != nil {
+			t.Fatalf("no intent at all: %v", err)
+		}
+		if !store.intents[rec.MapIndex].Cancelled() || len(srv.Requests()) != 0 {
+			t.Fatalf("intent %+v, %d CodeBuild requests", store.intents[rec.MapIndex], len(srv.Requests()))
+		}
+	})
+	for name, raw := range map[string][]byte{
+		"bad execution": req("run-1", 0),
+		"no index":      []byte(`{"stopTarget": {"executionArn": "` + testExec + `"}}`),
+		"negative":      req(testExec, -1),
+		"fraction":      req(testExec, 1.5),
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := newHandler(t, newMemStore(), &staticRoles{}, "http://127.0.0.1:1").Handle(context.Background(), raw)
+			var ie *InvalidEvent
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v, want InvalidEvent", err)
+			}
+		})
+	}
 }

@@ -21,6 +21,7 @@ type config struct {
 	DefaultPollInterval int
 	RecordTTL           time.Duration
 	SessionDuration     time.Duration
+	Lease               time.Duration
 }
 
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
@@ -38,6 +39,7 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		DefaultPollInterval: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, 5, 3600),
 		RecordTTL:           time.Duration(r.Int("RECORD_TTL_HOURS", 840, 1, 24*400)) * time.Hour,
 		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
+		Lease:               time.Duration(r.Int("CLAIM_LEASE_SECONDS", 60, 5, 900)) * time.Second,
 	}
 	r.Check("ENV_MAPPING/CONSTANT_ENV", c.Mapping.Validate())
 	if c.ExternalID != "" {

@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
-	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 
 	"github.com/crossbuild/crossbuild/internal/assume"
-	"github.com/crossbuild/crossbuild/internal/awserr"
 	"github.com/crossbuild/crossbuild/internal/contract"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
@@ -26,9 +21,13 @@ import (
 	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
-// CodeBuildAPI is the CodeBuild operation the starter uses.
+// CodeBuildAPI is what the starter does in a target account: start a build, and find or
+// stop one an earlier attempt started.
 type CodeBuildAPI interface {
 	StartBuild(ctx context.Context, in *codebuild.StartBuildInput, optFns ...func(*codebuild.Options)) (*codebuild.StartBuildOutput, error)
+	ListBuildsForProject(ctx context.Context, in *codebuild.ListBuildsForProjectInput, optFns ...func(*codebuild.Options)) (*codebuild.ListBuildsForProjectOutput, error)
+	BatchGetBuilds(ctx context.Context, in *codebuild.BatchGetBuildsInput, optFns ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error)
+	StopBuild(ctx context.Context, in *codebuild.StopBuildInput, optFns ...func(*codebuild.Options)) (*codebuild.StopBuildOutput, error)
 }
 
 // Roles hands out credentials for target roles.
@@ -38,8 +37,12 @@ type Roles interface {
 
 // Store is the part of the token store the starter uses.
 type Store interface {
+	BeginStart(ctx context.Context, want tokenstore.Intent) (tokenstore.Intent, error)
+	RecordBuild(ctx context.Context, in tokenstore.Intent, buildARN, buildID string) (tokenstore.Intent, error)
+	CloseAttempt(ctx context.Context, in tokenstore.Intent) error
 	Create(ctx context.Context, rec tokenstore.Record) error
-	RefreshToken(ctx context.Context, buildARN, executionARN string, mapIndex int, token string) error
+	RefreshToken(ctx context.Context, buildARN, executionARN string, mapIndex int, token string) (tokenstore.Record, error)
+	ClaimAs(ctx context.Context, buildARN, owner string, lease time.Duration) (tokenstore.Record, error)
 	Adopt(ctx context.Context, rec tokenstore.Record) (string, tokenstore.Record, error)
 }
 
@@ -60,8 +63,10 @@ type Handler struct {
 
 	CorrelationPrefix   string
 	DefaultPollInterval int
-	RecordTTL           time.Duration
-	Now                 func() time.Time
+	// Lease is how long a claim on a record holds before another sender may take it over.
+	Lease     time.Duration
+	RecordTTL time.Duration
+	Now       func() time.Time
 }
 
 // Handle validates the request, starts the build (idempotently) and records the token.
@@ -103,19 +108,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Des
 		log.Error("assume role", logging.KeyError, err.Error())
 		return contract.Descriptor{}, err
 	}
-	out, err := h.CodeBuild(t.Region, creds).StartBuild(ctx, h.startBuildInput(t, req.ExecutionARN, index))
+	buildID, buildARN, err := h.start(ctx, log, h.CodeBuild(t.Region, creds), t, req.ExecutionARN, index)
 	if err != nil {
-		err = classifyStartBuild(t, err)
-		log.Error("start build", logging.KeyError, err.Error(), "errorType", failure.Name(err))
 		return contract.Descriptor{}, err
-	}
-	if out.Build == nil || aws.ToString(out.Build.Id) == "" {
-		return contract.Descriptor{}, &failure.TransientError{Op: "start build " + t.Project, Err: errors.New("response carries no build id")}
-	}
-	buildID := aws.ToString(out.Build.Id)
-	buildARN := aws.ToString(out.Build.Arn)
-	if buildARN == "" {
-		buildARN = outcome.BuildARN(t.Partition, t.Region, t.Account, buildID)
 	}
 	log = log.With(logging.KeyBuildARN, buildARN)
 	tracing.Annotate(ctx, tracing.KeyBuildARN, buildARN)
@@ -147,7 +142,9 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Des
 
 // record stores the token record. The record may already exist: written by an earlier
 // attempt of this invocation (a retry, perhaps with a new token), or parked by the callback
-// because the build's terminal event overtook this write. Nothing is lost in either case.
+// because the build's terminal event overtook this write. Nothing is lost in either case:
+// a new token replaces the old one, and a terminal outcome already known (parked, or kept
+// on the record when a send to the old token was refused) is sent with the new token.
 func (h *Handler) record(ctx context.Context, log *slog.Logger, rec tokenstore.Record) error {
 	err := h.Store.Create(ctx, rec)
 	var exists *tokenstore.ExistsError
@@ -165,21 +162,55 @@ func (h *Handler) record(ctx context.Context, log *slog.Logger, rec tokenstore.R
 		return &failure.StartBuildFailed{Project: rec.Project, Region: rec.Region,
 			Err: fmt.Errorf("build %s is already recorded for execution %s index %d", rec.BuildARN, old.ExecutionARN, old.MapIndex)}
 	}
-	if rec.TaskToken == "" || old.State != tokenstore.Waiting || old.TaskToken == rec.TaskToken {
-		log.Info("token record already present", "state", string(old.State))
+	if old.State != tokenstore.Waiting && old.State != tokenstore.Claimed {
+		log.Info("token record already closed", "state", string(old.State), "completedBy", old.CompletedBy)
 		return nil
 	}
-	if err := h.Store.RefreshToken(ctx, rec.BuildARN, rec.ExecutionARN, rec.MapIndex, rec.TaskToken); err != nil {
+	cur := old
+	if old.TaskToken != rec.TaskToken {
+		cur, err = h.Store.RefreshToken(ctx, rec.BuildARN, rec.ExecutionARN, rec.MapIndex, rec.TaskToken)
 		var conflict *tokenstore.ConflictError
-		if errors.As(err, &conflict) {
-			// Completed or claimed meanwhile: the build is being reported already.
+		switch {
+		case errors.As(err, &conflict):
+			// Completed or stopped meanwhile: nothing waits for a token any more.
 			log.Info("token not refreshed", "reason", err.Error())
 			return nil
+		case err != nil:
+			return &failure.TransientError{Op: "refresh task token for " + rec.BuildARN, Err: err}
 		}
-		return &failure.TransientError{Op: "refresh task token for " + rec.BuildARN, Err: err}
+		log.Info("task token refreshed for a retried invocation", logging.KeyToken, logging.TokenHash(rec.TaskToken), "state", string(cur.State))
 	}
-	log.Info("task token refreshed for a retried invocation", logging.KeyToken, logging.TokenHash(rec.TaskToken))
-	return nil
+	if cur.State != tokenstore.Waiting || cur.Outcome == "" || rec.TaskToken == "" {
+		// A claimant resends with the new token when the old one is refused; in poll mode
+		// the poller reports the build.
+		return nil
+	}
+	return h.sendKnown(ctx, log, cur)
+}
+
+// sendKnown completes the task from a terminal outcome already on the record: the build
+// ended, and its send to an earlier attempt's token was refused.
+func (h *Handler) sendKnown(ctx context.Context, log *slog.Logger, rec tokenstore.Record) error {
+	var b outcome.Build
+	if err := json.Unmarshal([]byte(rec.Outcome), &b); err != nil {
+		log.Error("outcome on the record unreadable", logging.KeyError, err.Error())
+		return nil // the heartbeat timeout and the poller take over
+	}
+	owner := tokenstore.NewOwnerID()
+	claimed, err := h.Store.ClaimAs(ctx, rec.BuildARN, owner, h.Lease)
+	if err != nil {
+		var (
+			conflict *tokenstore.ConflictError
+			notFound *tokenstore.NotFoundError
+		)
+		if errors.As(err, &conflict) || errors.As(err, &notFound) {
+			log.Info("known outcome being sent by someone else", "reason", err.Error())
+			return nil
+		}
+		return &failure.TransientError{Op: "claim token record " + rec.BuildARN, Err: err}
+	}
+	log.Info("build already ended; completing with the new token", "status", b.Status, "claimOwner", owner)
+	return h.Finisher.Finish(ctx, claimed, b, outcome.ByEvent)
 }
 
 func (h *Handler) adopt(ctx context.Context, log *slog.Logger, rec tokenstore.Record) error {
@@ -209,61 +240,9 @@ func (h *Handler) adopt(ctx context.Context, log *slog.Logger, rec tokenstore.Re
 	return h.Finisher.Finish(ctx, claimed, b, outcome.ByEvent)
 }
 
-func (h *Handler) startBuildInput(t target.Target, executionARN string, index int) *codebuild.StartBuildInput {
-	env := make([]cbtypes.EnvironmentVariable, 0, len(t.Env)+2)
-	for _, e := range t.Env {
-		env = append(env, cbtypes.EnvironmentVariable{Name: aws.String(e.Name), Value: aws.String(e.Value), Type: cbtypes.EnvironmentVariableType(e.Type)})
-	}
-	env = append(env,
-		cbtypes.EnvironmentVariable{Name: aws.String(h.CorrelationPrefix + "EXECUTION_ARN"), Value: aws.String(executionARN), Type: cbtypes.EnvironmentVariableTypePlaintext},
-		cbtypes.EnvironmentVariable{Name: aws.String(h.CorrelationPrefix + "MAP_INDEX"), Value: aws.String(strconv.Itoa(index)), Type: cbtypes.EnvironmentVariableTypePlaintext},
-	)
-	in := &codebuild.StartBuildInput{
-		ProjectName:                  aws.String(t.Project),
-		EnvironmentVariablesOverride: env,
-		IdempotencyToken:             aws.String(IdempotencyToken(executionARN, index)),
-	}
-	if t.SourceVersion != "" {
-		in.SourceVersion = aws.String(t.SourceVersion)
-	}
-	if t.TimeoutInMinutes > 0 {
-		in.TimeoutInMinutesOverride = aws.Int32(int32(t.TimeoutInMinutes))
-	}
-	return in
-}
-
-// IdempotencyToken is the same for every attempt of one Map item of one execution, so a
-// retried invocation gets the build the first attempt started (CodeBuild honours the token
-// for five minutes).
-func IdempotencyToken(executionARN string, index int) string {
-	sum := sha256.Sum256([]byte(executionARN + "#" + strconv.Itoa(index)))
-	return hex.EncodeToString(sum[:])
-}
-
 func completionOf(token string) string {
 	if token == "" {
 		return target.CompletionPoll
 	}
 	return target.CompletionEvent
-}
-
-// classifyStartBuild maps CodeBuild's errors to what the state machine should do next.
-func classifyStartBuild(t target.Target, err error) error {
-	var (
-		notFound *cbtypes.ResourceNotFoundException
-		invalid  *cbtypes.InvalidInputException
-		limit    *cbtypes.AccountLimitExceededException
-	)
-	switch {
-	case errors.As(err, &limit), awserr.IsThrottle(err):
-		return &failure.BuildQuotaExceeded{Project: t.Project, Region: t.Region, Err: err}
-	case errors.As(err, &notFound), errors.As(err, &invalid):
-		return &failure.StartBuildFailed{Project: t.Project, Region: t.Region, Err: err}
-	case awserr.IsRetryable(err):
-		return &failure.TransientError{Op: "start build " + t.Project, Err: err}
-	case awserr.Code(err) != "":
-		// Any other refusal (AccessDeniedException, ...) will not change on retry.
-		return &failure.StartBuildFailed{Project: t.Project, Region: t.Region, Err: err}
-	}
-	return &failure.TransientError{Op: "start build " + t.Project, Err: err}
 }

@@ -58,9 +58,25 @@ func (f *fakeRoles) Credentials(_ context.Context, role, session string) (aws.Cr
 }
 
 type fakeCodeBuild struct {
-	mu     sync.Mutex
-	err    error
-	inputs []*codebuild.StartBuildInput
+	mu      sync.Mutex
+	err     error
+	inputs  []*codebuild.StartBuildInput
+	stopped []string
+}
+
+func (f *fakeCodeBuild) ListBuildsForProject(context.Context, *codebuild.ListBuildsForProjectInput, ...func(*codebuild.Options)) (*codebuild.ListBuildsForProjectOutput, error) {
+	return &codebuild.ListBuildsForProjectOutput{}, nil
+}
+
+func (f *fakeCodeBuild) BatchGetBuilds(context.Context, *codebuild.BatchGetBuildsInput, ...func(*codebuild.Options)) (*codebuild.BatchGetBuildsOutput, error) {
+	return &codebuild.BatchGetBuildsOutput{}, nil
+}
+
+func (f *fakeCodeBuild) StopBuild(_ context.Context, in *codebuild.StopBuildInput, _ ...func(*codebuild.Options)) (*codebuild.StopBuildOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, aws.ToString(in.Id))
+	return &codebuild.StopBuildOutput{}, nil
 }
 
 func (f *fakeCodeBuild) StartBuild(_ context.Context, in *codebuild.StartBuildInput, _ ...func(*codebuild.Options)) (*codebuild.StartBuildOutput, error) {
@@ -75,7 +91,14 @@ func (f *fakeCodeBuild) StartBuild(_ context.Context, in *codebuild.StartBuildIn
 
 type fakeStore struct {
 	mu        sync.Mutex
+	intent    *tokenstore.Intent
+	beginErr  error
+	recordErr error
+	closed    int
 	createErr error
+	refreshTo *tokenstore.Record // the record RefreshToken returns; nil: WAITING without outcome
+	claimErr  error
+	claims    []string
 	adoptOut  string
 	adoptErr  error
 	created   []tokenstore.Record
@@ -90,9 +113,63 @@ func (f *fakeStore) Create(_ context.Context, rec tokenstore.Record) error {
 	return f.createErr
 }
 
-func (f *fakeStore) RefreshToken(_ context.Context, buildARN, exec string, idx int, token string) error {
-	f.refreshed = append(f.refreshed, token)
+func (f *fakeStore) BeginStart(_ context.Context, want tokenstore.Intent) (tokenstore.Intent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.beginErr != nil {
+		return tokenstore.Intent{}, f.beginErr
+	}
+	if f.intent == nil {
+		want.Attempt, want.AttemptAt = 1, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+		f.intent = &want
+	} else if f.intent.BuildARN == "" && f.intent.AttemptAt.IsZero() {
+		f.intent.Attempt++
+		f.intent.AttemptAt = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	}
+	return *f.intent, nil
+}
+
+func (f *fakeStore) RecordBuild(_ context.Context, in tokenstore.Intent, arn, id string) (tokenstore.Intent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.recordErr != nil {
+		return tokenstore.Intent{}, f.recordErr
+	}
+	f.intent.BuildARN, f.intent.BuildID, f.intent.AttemptAt = arn, id, time.Time{}
+	return *f.intent, nil
+}
+
+func (f *fakeStore) CloseAttempt(_ context.Context, in tokenstore.Intent) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed++
+	if f.intent != nil && f.intent.Attempt == in.Attempt && f.intent.BuildARN == "" {
+		f.intent.AttemptAt = time.Time{}
+	}
 	return nil
+}
+
+func (f *fakeStore) RefreshToken(_ context.Context, buildARN, exec string, idx int, token string) (tokenstore.Record, error) {
+	f.refreshed = append(f.refreshed, token)
+	if f.refreshTo != nil {
+		rec := *f.refreshTo
+		rec.TaskToken = token
+		return rec, nil
+	}
+	return tokenstore.Record{BuildARN: buildARN, ExecutionARN: exec, MapIndex: idx, TaskToken: token, State: tokenstore.Waiting}, nil
+}
+
+func (f *fakeStore) ClaimAs(_ context.Context, buildARN, owner string, _ time.Duration) (tokenstore.Record, error) {
+	f.claims = append(f.claims, owner)
+	if f.claimErr != nil {
+		return tokenstore.Record{}, f.claimErr
+	}
+	rec := *f.refreshTo
+	rec.State, rec.ClaimOwner = tokenstore.Claimed, owner
+	if n := len(f.refreshed); n > 0 {
+		rec.TaskToken = f.refreshed[n-1]
+	}
+	return rec, nil
 }
 
 func (f *fakeStore) Adopt(_ context.Context, rec tokenstore.Record) (string, tokenstore.Record, error) {
@@ -187,7 +264,7 @@ func TestHandleStartsBuild(t *testing.T) {
 			if got := envOf(in); !reflect.DeepEqual(got, tc.wantEnv) {
 				t.Errorf("env = %v\nwant %v", got, tc.wantEnv)
 			}
-			if aws.ToString(in.IdempotencyToken) != IdempotencyToken(d.ExecutionARN, d.MapIndex) || len(aws.ToString(in.IdempotencyToken)) != 64 {
+			if aws.ToString(in.IdempotencyToken) != IdempotencyToken(d.ExecutionARN, d.MapIndex, 1) || len(aws.ToString(in.IdempotencyToken)) != 64 {
 				t.Errorf("idempotency token %q", aws.ToString(in.IdempotencyToken))
 			}
 			if f.roles.calls[0] != "arn:aws:iam::222222222222:role/crossbuild-target|crossbuild-run-1" {
@@ -329,7 +406,47 @@ func BenchmarkHandle(b *testing.B) {
 		if _, err := f.h.Handle(ctx, req); err != nil {
 			b.Fatal(err)
 		}
-		f.cb.inputs, f.store.created = f.cb.inputs[:0], f.store.created[:0]
+		f.cb.inputs, f.store.created, f.store.intent = f.cb.inputs[:0], f.store.created[:0], nil
 		f.roles.calls = f.roles.calls[:0]
+	}
+}
+
+// A retried invocation whose record already holds a terminal outcome (a send to the old
+// token was refused) completes the task with its own, new token; under someone else's
+// claim it only refreshes the token, which that claimant sends with.
+func TestRetriedInvocationSendsKnownOutcome(t *testing.T) {
+	known := outcome.Build{ARN: testBuildARN, ID: testBuildID, Project: "sample-codebuild-project",
+		Account: "222222222222", Region: "eu-west-1", Status: outcome.StatusSucceeded}
+	raw, _ := json.Marshal(known)
+	exec := "arn:aws:states:eu-west-1:111111111111:execution:crossbuild:run-1"
+	cases := []struct {
+		name      string
+		after     tokenstore.Record // the record as the refresh leaves it
+		wantSends int
+	}{
+		{"waiting with an outcome", tokenstore.Record{BuildARN: testBuildARN, ExecutionARN: exec, State: tokenstore.Waiting, Outcome: string(raw)}, 1},
+		{"claimed by a sender", tokenstore.Record{BuildARN: testBuildARN, ExecutionARN: exec, State: tokenstore.Claimed, Outcome: string(raw)}, 0},
+		{"waiting, build still running", tokenstore.Record{BuildARN: testBuildARN, ExecutionARN: exec, State: tokenstore.Waiting}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, io.Discard)
+			old := tc.after
+			old.TaskToken = "older"
+			f.store.createErr = &tokenstore.ExistsError{Existing: old}
+			f.store.refreshTo = &tc.after
+			if _, err := f.h.Handle(context.Background(), requests(t)["event"]); err != nil {
+				t.Fatal(err)
+			}
+			if len(f.store.refreshed) != 1 || f.store.refreshed[0] != testToken {
+				t.Fatalf("refreshed %v", f.store.refreshed)
+			}
+			if len(f.finisher.builds) != tc.wantSends {
+				t.Fatalf("sent %d times, want %d", len(f.finisher.builds), tc.wantSends)
+			}
+			if tc.wantSends == 1 && (f.finisher.claimed[0].TaskToken != testToken || !reflect.DeepEqual(f.finisher.builds[0], known)) {
+				t.Fatalf("sent %+v with %+v", f.finisher.builds[0], f.finisher.claimed[0])
+			}
+		})
 	}
 }

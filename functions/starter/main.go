@@ -44,6 +44,7 @@ func main() {
 		CorrelationPrefix:   cfg.CorrelationPrefix,
 		DefaultPollInterval: cfg.DefaultPollInterval,
 		RecordTTL:           cfg.RecordTTL,
+		Lease:               cfg.Lease,
 		Now:                 time.Now,
 	}
 	lambda.Start(tracing.Wrap(env.Tracing, "starter", h.Handle))

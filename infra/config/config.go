@@ -36,6 +36,9 @@ const (
 	KeyRecordTTLHours      = "crossbuild:recordTtlHours"
 	KeyLogLevel            = "crossbuild:logLevel"
 	KeyAlarmTopicARN       = "crossbuild:alarmTopicArn"
+	// The reconciler's schedule, and how long a record must have been open before it looks.
+	KeyReconcileEveryMinutes = "crossbuild:reconcileEveryMinutes"
+	KeyReconcileAfterMinutes = "crossbuild:reconcileAfterMinutes"
 )
 
 // Physical names shared by the source and target stacks. Target stacks build ARNs from
@@ -47,6 +50,7 @@ const (
 	PlannerRoleName    = "crossbuild-planner"
 	SummariserRoleName = "crossbuild-summariser"
 	CancellerRoleName  = "crossbuild-canceller"
+	ReconcilerRoleName = "crossbuild-reconciler"
 	EventBusName       = "crossbuild"
 	StateMachineName   = "crossbuild"
 	SourceStackName    = "crossbuild-source"
@@ -63,6 +67,8 @@ const (
 	DefaultCorrelationPrefix   = "CROSSBUILD_"
 	DefaultRecordTTLHours      = 840
 	DefaultLogLevel            = "INFO"
+	DefaultReconcileEvery      = 5  // minutes
+	DefaultReconcileAfter      = 10 // minutes
 )
 
 // Bounds shared with the per-target overrides the state machine accepts (docs/reference.md).
@@ -75,6 +81,13 @@ const (
 	MaxPollIntervalSeconds = polling.MaxIntervalSeconds
 	// MaxMaxConcurrency is a Distributed Map's limit of child executions running at once.
 	MaxMaxConcurrency = 10000
+	// The reconciler runs at least once a day; EventBridge's rate schedules count whole
+	// minutes. A record is looked at after a minute at the soonest (the callback completes
+	// within seconds) and at the latest after a week.
+	MinReconcileEvery = 1
+	MaxReconcileEvery = 1440
+	MinReconcileAfter = 1
+	MaxReconcileAfter = 7 * 1440
 	// MaxTargetAccounts keeps the starter's AssumeRole statement within IAM's 10,240-character
 	// inline policy quota and the bus policy and rule patterns small. Larger fleets use
 	// several installations.
@@ -119,6 +132,11 @@ type Config struct {
 	RecordTTLHours    int
 	LogLevel          string
 	AlarmTopicARN     string // optional SNS topic notified by every alarm
+
+	// ReconcileEveryMinutes is the reconciler's schedule; ReconcileAfterMinutes how long a
+	// record must have been open before the reconciler asks CodeBuild about its build.
+	ReconcileEveryMinutes int
+	ReconcileAfterMinutes int
 }
 
 // Target is one target stack: the projects of one account in one Region.
@@ -143,22 +161,24 @@ func (t Target) StackName() string {
 func Load(get Getter) (*Config, error) {
 	p := &parser{get: get}
 	c := &Config{
-		SourceAccount:       p.account(KeySourceAccount),
-		SourceRegion:        p.region(KeySourceRegion),
-		OrganizationID:      p.optionalMatch(KeyOrganizationID, orgIDPattern, "an AWS Organization id (o- followed by 10 to 32 lowercase letters or digits)"),
-		ExternalID:          p.requiredMatch(KeyExternalID, externalIDPattern, "2 to 1224 characters of [A-Za-z0-9_+=,.@:/-]"),
-		TargetRoleName:      p.optionalMatchDefault(KeyTargetRoleName, roleNamePattern, "an IAM role name (1 to 64 characters of [A-Za-z0-9_+=,.@-])", DefaultTargetRoleName),
-		MaxConcurrency:      p.integer(KeyMaxConcurrency, DefaultMaxConcurrency, 0, MaxMaxConcurrency),
-		HeartbeatSeconds:    p.integer(KeyHeartbeatSeconds, DefaultHeartbeatSeconds, MinHeartbeatSeconds, MaxHeartbeatSeconds),
-		TimeoutSeconds:      p.integer(KeyTimeoutSeconds, DefaultTimeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds),
-		PollIntervalSeconds: p.integer(KeyPollIntervalSeconds, DefaultPollIntervalSeconds, MinPollIntervalSeconds, MaxPollIntervalSeconds),
-		MaxPollInterval:     p.integer(KeyMaxPollInterval, DefaultMaxPollInterval, MinPollIntervalSeconds, MaxPollIntervalSeconds),
-		EnvMapping:          p.envMap(KeyEnvMapping, DefaultEnvMapping(), true),
-		ConstantEnv:         p.envMap(KeyConstantEnv, DefaultConstantEnv(), false),
-		CorrelationPrefix:   p.optionalMatchDefault(KeyCorrelationPrefix, envPrefixPattern, "an environment variable name prefix ([A-Za-z_][A-Za-z0-9_]*, up to 64 characters)", DefaultCorrelationPrefix),
-		RecordTTLHours:      p.integer(KeyRecordTTLHours, DefaultRecordTTLHours, 1, 24*366),
-		LogLevel:            p.logLevel(KeyLogLevel),
-		AlarmTopicARN:       p.optionalMatch(KeyAlarmTopicARN, snsARNPattern, "an SNS topic ARN"),
+		SourceAccount:         p.account(KeySourceAccount),
+		SourceRegion:          p.region(KeySourceRegion),
+		OrganizationID:        p.optionalMatch(KeyOrganizationID, orgIDPattern, "an AWS Organization id (o- followed by 10 to 32 lowercase letters or digits)"),
+		ExternalID:            p.requiredMatch(KeyExternalID, externalIDPattern, "2 to 1224 characters of [A-Za-z0-9_+=,.@:/-]"),
+		TargetRoleName:        p.optionalMatchDefault(KeyTargetRoleName, roleNamePattern, "an IAM role name (1 to 64 characters of [A-Za-z0-9_+=,.@-])", DefaultTargetRoleName),
+		MaxConcurrency:        p.integer(KeyMaxConcurrency, DefaultMaxConcurrency, 0, MaxMaxConcurrency),
+		HeartbeatSeconds:      p.integer(KeyHeartbeatSeconds, DefaultHeartbeatSeconds, MinHeartbeatSeconds, MaxHeartbeatSeconds),
+		TimeoutSeconds:        p.integer(KeyTimeoutSeconds, DefaultTimeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds),
+		PollIntervalSeconds:   p.integer(KeyPollIntervalSeconds, DefaultPollIntervalSeconds, MinPollIntervalSeconds, MaxPollIntervalSeconds),
+		MaxPollInterval:       p.integer(KeyMaxPollInterval, DefaultMaxPollInterval, MinPollIntervalSeconds, MaxPollIntervalSeconds),
+		EnvMapping:            p.envMap(KeyEnvMapping, DefaultEnvMapping(), true),
+		ConstantEnv:           p.envMap(KeyConstantEnv, DefaultConstantEnv(), false),
+		CorrelationPrefix:     p.optionalMatchDefault(KeyCorrelationPrefix, envPrefixPattern, "an environment variable name prefix ([A-Za-z_][A-Za-z0-9_]*, up to 64 characters)", DefaultCorrelationPrefix),
+		RecordTTLHours:        p.integer(KeyRecordTTLHours, DefaultRecordTTLHours, 1, 24*366),
+		LogLevel:              p.logLevel(KeyLogLevel),
+		AlarmTopicARN:         p.optionalMatch(KeyAlarmTopicARN, snsARNPattern, "an SNS topic ARN"),
+		ReconcileEveryMinutes: p.integer(KeyReconcileEveryMinutes, DefaultReconcileEvery, MinReconcileEvery, MaxReconcileEvery),
+		ReconcileAfterMinutes: p.integer(KeyReconcileAfterMinutes, DefaultReconcileAfter, MinReconcileAfter, MaxReconcileAfter),
 	}
 	if c.SourceRegion != "" {
 		c.Partition = partitionOf(c.SourceRegion)
@@ -173,6 +193,9 @@ func Load(get Getter) (*Config, error) {
 	}
 	if c.RecordTTLHours*3600 <= c.TimeoutSeconds && p.ok(KeyRecordTTLHours, KeyTimeoutSeconds) {
 		p.fail(KeyRecordTTLHours, "must exceed %s (%d seconds): a token record must outlive its task", KeyTimeoutSeconds, c.TimeoutSeconds)
+	}
+	if c.ReconcileAfterMinutes >= c.RecordTTLHours*60 && p.ok(KeyReconcileAfterMinutes, KeyRecordTTLHours) {
+		p.fail(KeyReconcileAfterMinutes, "must be less than %s (%d hours): a record expires before the reconciler would look at it", KeyRecordTTLHours, c.RecordTTLHours)
 	}
 	if err := errors.Join(p.errs...); err != nil {
 		return nil, fmt.Errorf("invalid crossbuild context:\n%w", err)

@@ -50,6 +50,9 @@ func TestLoadValid(t *testing.T) {
 		CorrelationPrefix:   DefaultCorrelationPrefix,
 		RecordTTLHours:      DefaultRecordTTLHours,
 		LogLevel:            DefaultLogLevel,
+
+		ReconcileEveryMinutes: DefaultReconcileEvery,
+		ReconcileAfterMinutes: DefaultReconcileAfter,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("Load:\n got %+v\nwant %+v", cfg, want)
@@ -217,6 +220,13 @@ func TestLoadErrors(t *testing.T) {
 		{"constant env number", map[string]any{KeyConstantEnv: map[string]any{"A": float64(1)}}, []string{"crossbuild:constantEnv.A: must be a string"}},
 		{"bad log level", map[string]any{KeyLogLevel: "TRACE"}, []string{`crossbuild:logLevel: "TRACE" is not one of`}},
 		{"bad alarm topic", map[string]any{KeyAlarmTopicARN: "topic"}, []string{`crossbuild:alarmTopicArn: "topic" is not an SNS topic ARN`}},
+		{"reconciler never runs", map[string]any{KeyReconcileEveryMinutes: float64(0)}, []string{"crossbuild:reconcileEveryMinutes: must be between 1 and 1440, got 0"}},
+		{"reconciler runs less than daily", map[string]any{KeyReconcileEveryMinutes: float64(1441)}, []string{"crossbuild:reconcileEveryMinutes: must be between 1 and 1440, got 1441"}},
+		{"reconciler rate in seconds", map[string]any{KeyReconcileEveryMinutes: 0.5}, []string{"crossbuild:reconcileEveryMinutes: must be an integer"}},
+		{"reconciler threshold zero", map[string]any{KeyReconcileAfterMinutes: "0"}, []string{"crossbuild:reconcileAfterMinutes: must be between 1 and 10080, got 0"}},
+		{"reconciler threshold over a week", map[string]any{KeyReconcileAfterMinutes: float64(10081)}, []string{"crossbuild:reconcileAfterMinutes: must be between 1 and 10080, got 10081"}},
+		{"reconciler threshold beyond the record's life", map[string]any{KeyReconcileAfterMinutes: float64(120), KeyRecordTTLHours: float64(2), KeyTimeoutSeconds: float64(3600), KeyHeartbeatSeconds: float64(600)},
+			[]string{"crossbuild:reconcileAfterMinutes: must be less than crossbuild:recordTtlHours (2 hours)"}},
 		{"no project besides a bad account", map[string]any{KeyTargets: []any{entry(map[string]any{"accounts": []any{"1"}, "projects": nil})}}, []string{"crossbuild:targets[0].accounts[0]", "crossbuild:targets[0]: names no project"}},
 		{"several problems at once", map[string]any{KeySourceAccount: "1", KeyTargets: []any{}}, []string{"crossbuild:sourceAccount:", "crossbuild:targets: is empty"}},
 	}
@@ -240,6 +250,42 @@ func TestLoadErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReconcilerLimits: the reconciler's settings at their bounds, from cdk.json numbers or
+// -c strings.
+func TestReconcilerLimits(t *testing.T) {
+	for _, tc := range []struct {
+		every, after any
+		want         [2]int
+	}{
+		{nil, nil, [2]int{DefaultReconcileEvery, DefaultReconcileAfter}},
+		{float64(MinReconcileEvery), float64(MinReconcileAfter), [2]int{1, 1}},
+		{float64(MaxReconcileEvery), float64(MaxReconcileAfter), [2]int{1440, 10080}},
+		{"15", "30", [2]int{15, 30}},
+	} {
+		ctx := base()
+		if tc.every != nil {
+			ctx[KeyReconcileEveryMinutes] = tc.every
+		}
+		if tc.after != nil {
+			ctx[KeyReconcileAfterMinutes] = tc.after
+		}
+		cfg, err := Load(getter(ctx))
+		if err != nil {
+			t.Fatalf("every %v after %v: %v", tc.every, tc.after, err)
+		}
+		if got := [2]int{cfg.ReconcileEveryMinutes, cfg.ReconcileAfterMinutes}; got != tc.want {
+			t.Errorf("every %v after %v: got %v, want %v", tc.every, tc.after, got, tc.want)
+		}
+	}
+	// Just below the record's life is allowed.
+	ctx := base()
+	ctx[KeyRecordTTLHours], ctx[KeyTimeoutSeconds], ctx[KeyHeartbeatSeconds] = float64(2), float64(3600), float64(600)
+	ctx[KeyReconcileAfterMinutes] = float64(119)
+	if _, err := Load(getter(ctx)); err != nil {
+		t.Fatalf("threshold just under the TTL: %v", err)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/crossbuild/crossbuild/infra/config"
+	"github.com/crossbuild/crossbuild/internal/metrics"
 )
 
 // alarmSpec is one alarm: fires when the metric reaches 1 within a five-minute period.
@@ -20,9 +21,21 @@ func (s *Source) addAlarms(cfg *config.Config) {
 	specs := []alarmSpec{
 		{"ExecutionsFailedAlarm", "crossbuild-executions-failed", "A crossbuild execution failed (a target failed, or the input was invalid).", s.StateMachine.MetricFailed(period)},
 		{"ExecutionsTimedOutAlarm", "crossbuild-executions-timed-out", "A crossbuild execution timed out.", s.StateMachine.MetricTimedOut(period)},
-		{"DeadLettersAlarm", "crossbuild-callback-dead-letters", "Events could not be delivered to or handled by the callback (the affected tasks fall back to polling) or the canceller (builds of an ended execution may still run).",
+		{"DeadLettersAlarm", "crossbuild-callback-dead-letters", "Events could not be delivered to or handled by the callback (the affected tasks fall back to polling), the canceller (builds of an ended execution may still run) or the reconciler (a run was lost; the next one follows).",
 			s.DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")})},
 	}
+	specs = append(specs, alarmSpec{
+		"RecordsReconciledAlarm", "crossbuild-records-reconciled",
+		"The reconciler delivered completions that had been lost (an event that never arrived, a callback that failed): " +
+			"those tasks finished late but right. One now and then is what the reconciler is for; a steady count means a broken event path (docs/operations.md, \"The reconciler\").",
+		awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(metrics.Namespace),
+			MetricName:    jsii.String(metrics.RecordsReconciled),
+			DimensionsMap: &map[string]*string{"Function": jsii.String("reconciler")},
+			Period:        awscdk.Duration_Minutes(jsii.Number(5)),
+			Statistic:     jsii.String("Sum"),
+		}),
+	})
 	for _, name := range Functions {
 		fn := s.Functions[name]
 		specs = append(specs, alarmSpec{

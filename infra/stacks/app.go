@@ -17,7 +17,7 @@ import (
 
 // Functions are the Lambda functions of the source stack, by their folder under the
 // asset directory (the `make build` output: dist/<function>/bootstrap).
-var Functions = []string{"planner", "starter", "callback", "poller", "summariser", "canceller"}
+var Functions = []string{"planner", "starter", "callback", "poller", "summariser", "canceller", "reconciler"}
 
 // Deployment holds every stack of one crossbuild installation.
 type Deployment struct {

@@ -48,6 +48,9 @@ func accountsContext() map[string]any {
 		config.KeyTimeoutSeconds:      7200,
 		config.KeyPollIntervalSeconds: 30,
 		config.KeyAlarmTopicARN:       topicARN,
+		// Not the defaults, which orgContext keeps.
+		config.KeyReconcileEveryMinutes: 1,
+		config.KeyReconcileAfterMinutes: 15,
 	}
 }
 

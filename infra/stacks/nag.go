@@ -53,6 +53,15 @@ func suppressStateMachineWildcards(role awsiam.IRole, stateMachineARN string) {
 		"Resource::"+strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1)+"/*")
 }
 
+// suppressExecutionsWildcard covers the reconciler's states:DescribeExecution on the
+// executions of the crossbuild state machine.
+func suppressExecutionsWildcard(role awsiam.IRole, executions string) {
+	suppress(role, "AwsSolutions-IAM5",
+		"Executions are named when they start: the wildcard covers only the executions of the crossbuild state machine, "+
+			"which the reconciler may only describe (states:DescribeExecution) to learn whether a task still waits.",
+		"Resource::"+executions)
+}
+
 // suppressRunsWildcard covers object actions on the runs bucket under one key pattern: the
 // keys are named after executions, unknown in advance.
 func suppressRunsWildcard(c constructs.IConstruct, stack awscdk.Stack, bucket awss3.Bucket, pattern, why string) {

@@ -33,6 +33,21 @@ const (
 	TTLAttribute      = "expiresAt"
 )
 
+// OpenIndexName is the sparse index of open records the reconciler queries
+// (internal/tokenstore OpenIndex): only WAITING and CLAIMED records carry its keys.
+const (
+	OpenIndexName         = "byOpen"
+	OpenIndexPartitionKey = "openShard"
+	OpenIndexSortKey      = "openSince"
+)
+
+// The reconciler looks at up to reconcileLimit records a run, reconcileConcurrency at once:
+// a backlog of 10,000 lost completions is worked off within an hour at the default rate.
+const (
+	reconcileLimit       = 1000
+	reconcileConcurrency = 8
+)
+
 // CodeBuild event vocabulary.
 const (
 	CodeBuildSource    = "aws.codebuild"
@@ -97,11 +112,13 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 	s.Bus = newEventBus(stack, cfg)
 	s.addCallbackRule(cfg)
 	s.addCancellerRule(stateMachineARN)
+	s.addReconcilerSchedule(cfg, stateMachineARN)
 	def, err := statemachine.Definition(statemachine.Params{
 		PlannerARN:    *s.Functions["planner"].FunctionArn(),
 		StarterARN:    *s.Functions["starter"].FunctionArn(),
 		PollerARN:     *s.Functions["poller"].FunctionArn(),
 		SummariserARN: *s.Functions["summariser"].FunctionArn(),
+		CancellerARN:  *s.Functions["canceller"].FunctionArn(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("source stack: %w", err)
@@ -126,6 +143,14 @@ func tokenTable(stack awscdk.Stack) awsdynamodb.Table {
 		IndexName:      jsii.String(IndexName),
 		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(IndexPartitionKey), Type: awsdynamodb.AttributeType_STRING},
 		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(IndexSortKey), Type: awsdynamodb.AttributeType_NUMBER},
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	// Sparse: a record carries openShard and openSince only while a task may wait for it.
+	// Whole records are projected: the reconciler needs the token, role and outcome.
+	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(OpenIndexName),
+		PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(OpenIndexPartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:        &awsdynamodb.Attribute{Name: jsii.String(OpenIndexSortKey), Type: awsdynamodb.AttributeType_NUMBER},
 		ProjectionType: awsdynamodb.ProjectionType_ALL,
 	})
 	return table
@@ -195,7 +220,8 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			name:        "starter",
 			roleName:    config.StarterRoleName,
 			description: "crossbuild starter: checks a target, assumes its role, starts the build, records the task token",
-			// AssumeRole + StartBuild + PutItem, each possibly retried by the SDK.
+			// AssumeRole + intent + StartBuild + PutItem, each possibly retried by the SDK;
+			// well inside the idempotency token's window (functions/starter TokenWindow).
 			timeout:  awscdk.Duration_Seconds(jsii.Number(60)),
 			memoryMB: 256,
 			env: merge(common, map[string]string{
@@ -207,6 +233,7 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
 				"RECORD_TTL_HOURS":              strconv.Itoa(cfg.RecordTTLHours),
 				"ASSUME_ROLE_SECONDS":           strconv.Itoa(assumeRoleSeconds),
+				"CLAIM_LEASE_SECONDS":           strconv.Itoa(claimLeaseSeconds),
 			}),
 			statements: []awsiam.PolicyStatement{
 				assume,
@@ -322,6 +349,50 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 				Sid:       jsii.String("CloseRecords"),
 				Actions:   jsii.Strings("dynamodb:UpdateItem"),
 				Resources: &[]*string{s.Table.TableArn()},
+			}),
+		},
+		deadLetters: s.DeadLetters,
+	})
+	specs = append(specs, functionSpec{
+		name:        "reconciler",
+		roleName:    config.ReconcilerRoleName,
+		description: "crossbuild reconciler: completes the tasks whose build ended while the completion was lost, on a schedule",
+		// Queries + per role AssumeRole and BatchGetBuilds, then per record a claim, a send
+		// and a write, RECONCILE_CONCURRENCY at a time; the run stops taking on records
+		// shortly before the timeout and the next run carries on.
+		timeout:  awscdk.Duration_Minutes(jsii.Number(3)),
+		memoryMB: 256,
+		env: merge(common, map[string]string{
+			"EXTERNAL_ID":             cfg.ExternalID,
+			"ALLOWED_ROLE_ARNS":       allowedRoles,
+			"ASSUME_ROLE_SECONDS":     strconv.Itoa(assumeRoleSeconds),
+			"STATE_MACHINE_ARN":       stateMachineARN,
+			"CLAIM_LEASE_SECONDS":     strconv.Itoa(claimLeaseSeconds),
+			"RECONCILE_AFTER_SECONDS": strconv.Itoa(cfg.ReconcileAfterMinutes * 60),
+			"RECONCILE_LIMIT":         strconv.Itoa(reconcileLimit),
+			"RECONCILE_CONCURRENCY":   strconv.Itoa(reconcileConcurrency),
+		}),
+		statements: []awsiam.PolicyStatement{
+			assume,
+			// List the open records on their index; claim, read back and close them on the
+			// table. Nothing else.
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ListOpenRecords"),
+				Actions:   jsii.Strings("dynamodb:Query"),
+				Resources: jsii.Strings(*s.Table.TableArn() + "/index/" + OpenIndexName),
+			}),
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("ClaimAndCloseRecords"),
+				Actions:   jsii.Strings("dynamodb:GetItem", "dynamodb:UpdateItem"),
+				Resources: &[]*string{s.Table.TableArn()},
+			}),
+			sendTask(stateMachineARN, "states:SendTaskSuccess", "states:SendTaskFailure"),
+			// Whether a record's execution still runs; records carry the parent execution's
+			// ARN, so the children's are not needed.
+			awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:       jsii.String("DescribeCrossbuildExecutions"),
+				Actions:   jsii.Strings("states:DescribeExecution"),
+				Resources: jsii.Strings(reconcilerExecutions(stateMachineARN)),
 			}),
 		},
 		deadLetters: s.DeadLetters,
@@ -574,6 +645,29 @@ func (s *Source) addCancellerRule(stateMachineARN string) {
 	}))
 }
 
+// reconcilerExecutions matches the executions of the crossbuild state machine (not its
+// Distributed Map's children, <state machine>/<label>:<id>, whose ARNs records never carry).
+func reconcilerExecutions(stateMachineARN string) string {
+	return strings.Replace(stateMachineARN, ":stateMachine:", ":execution:", 1) + ":*"
+}
+
+// addReconcilerSchedule runs the reconciler every crossbuild:reconcileEveryMinutes.
+func (s *Source) addReconcilerSchedule(cfg *config.Config, stateMachineARN string) {
+	fn := s.Functions["reconciler"]
+	suppressExecutionsWildcard(fn.Role(), reconcilerExecutions(stateMachineARN))
+	every := awscdk.Duration_Minutes(jsii.Number(float64(cfg.ReconcileEveryMinutes)))
+	rule := awsevents.NewRule(s.Stack, jsii.String("ReconcilerSchedule"), &awsevents.RuleProps{
+		Description: jsii.String(fmt.Sprintf("crossbuild: run the reconciler every %d minute(s)", cfg.ReconcileEveryMinutes)),
+		Schedule:    awsevents.Schedule_Rate(every),
+	})
+	rule.AddTarget(awseventstargets.NewLambdaFunction(fn, &awseventstargets.LambdaFunctionProps{
+		// A run that could not be delivered is not worth much once the next one is due.
+		RetryAttempts:   jsii.Number(2),
+		MaxEventAge:     every,
+		DeadLetterQueue: s.DeadLetters,
+	}))
+}
+
 func (s *Source) newStateMachine(definition, stateMachineARN string) awsstepfunctions.StateMachine {
 	logs := awslogs.NewLogGroup(s.Stack, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
 		// The /aws/vendedlogs/ prefix keeps CloudWatch Logs resource policies small.
@@ -595,7 +689,7 @@ func (s *Source) newStateMachine(definition, stateMachineARN string) awsstepfunc
 		},
 	})
 	var functions []*string
-	for _, name := range []string{"planner", "starter", "poller", "summariser"} {
+	for _, name := range []string{"planner", "starter", "poller", "summariser", "canceller"} {
 		functions = append(functions, s.Functions[name].FunctionArn())
 	}
 	sm.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

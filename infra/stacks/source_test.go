@@ -251,12 +251,21 @@ func TestTokenTable(t *testing.T) {
 			"AttributeDefinitions": arrayWith(
 				map[string]any{"AttributeName": "executionArn", "AttributeType": "S"},
 				map[string]any{"AttributeName": "mapIndex", "AttributeType": "N"},
+				map[string]any{"AttributeName": "openShard", "AttributeType": "S"},
+				map[string]any{"AttributeName": "openSince", "AttributeType": "N"},
 			),
 			"GlobalSecondaryIndexes": []any{map[string]any{
 				"IndexName": "byExecution",
 				"KeySchema": []any{
 					map[string]any{"AttributeName": "executionArn", "KeyType": "HASH"},
 					map[string]any{"AttributeName": "mapIndex", "KeyType": "RANGE"},
+				},
+				"Projection": map[string]any{"ProjectionType": "ALL"},
+			}, map[string]any{
+				"IndexName": "byOpen",
+				"KeySchema": []any{
+					map[string]any{"AttributeName": "openShard", "KeyType": "HASH"},
+					map[string]any{"AttributeName": "openSince", "KeyType": "RANGE"},
 				},
 				"Projection": map[string]any{"ProjectionType": "ALL"},
 			}},
@@ -358,11 +367,12 @@ func TestStateMachine(t *testing.T) {
 }
 
 // TestStateMachineInvokesOnlyItsFunctions: the state machine's role may invoke the
-// planner, the starter, the poller and the summariser, nothing else.
+// planner, the starter, the poller, the summariser and the canceller (a failed target's
+// build is stopped from the state machine), nothing else.
 func TestStateMachineInvokesOnlyItsFunctions(t *testing.T) {
 	src := accountsApp.stacks[config.SourceStackName]
 	var want []string
-	for _, fn := range []string{"planner", "starter", "poller", "summariser"} {
+	for _, fn := range []string{"planner", "starter", "poller", "summariser", "canceller"} {
 		want = append(want, logicalID(src, accountsApp.d.Source.Functions[fn])+".Arn")
 	}
 	var found bool

@@ -68,10 +68,10 @@ func sampleNote(t config.Target) string {
 	return ", sample project " + t.SampleProject
 }
 
-// newTargetRole creates the role the starter, the poller and the canceller assume. It
-// trusts the source account only for those three roles (aws:PrincipalArn, so the source stack may be deployed
-// later) and only with the ExternalId; it may only start, read and stop the configured
-// projects of this account, in every configured Region.
+// newTargetRole creates the role the starter, the poller, the canceller and the reconciler
+// assume. It trusts the source account only for those four roles (aws:PrincipalArn, so the
+// source stack may be deployed later) and only with the ExternalId; it may only start, read
+// and stop the configured projects of this account, in every configured Region.
 func newTargetRole(stack awscdk.Stack, cfg *config.Config, account string) awsiam.Role {
 	trust := awsiam.NewPrincipalWithConditions(awsiam.NewAccountPrincipal(jsii.String(cfg.SourceAccount)), &map[string]any{
 		"StringEquals": map[string]any{"sts:ExternalId": cfg.ExternalID},
@@ -79,19 +79,23 @@ func newTargetRole(stack awscdk.Stack, cfg *config.Config, account string) awsia
 			cfg.SourceRoleARN(config.StarterRoleName),
 			cfg.SourceRoleARN(config.PollerRoleName),
 			cfg.SourceRoleARN(config.CancellerRoleName),
+			cfg.SourceRoleARN(config.ReconcilerRoleName),
 		}},
 	})
 	return awsiam.NewRole(stack, jsii.String("TargetRole"), &awsiam.RoleProps{
 		RoleName:    jsii.String(cfg.TargetRoleName),
 		AssumedBy:   trust,
-		Description: jsii.String("crossbuild: assumed by the source account's starter, poller and canceller to run and stop the configured CodeBuild projects"),
+		Description: jsii.String("crossbuild: assumed by the source account's starter, poller, canceller and reconciler to run and stop the configured CodeBuild projects"),
 		// Sessions live at most ASSUME_ROLE_SECONDS (15 minutes); one hour is the minimum.
 		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"codebuild": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 				Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-					Sid:       jsii.String("RunConfiguredProjects"),
-					Actions:   jsii.Strings("codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"),
+					Sid: jsii.String("RunConfiguredProjects"),
+					// ListBuildsForProject: the starter looks for the build of an interrupted
+					// attempt before it may start another (docs/architecture.md).
+					Actions: jsii.Strings("codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild",
+						"codebuild:ListBuildsForProject"),
 					Resources: jsii.Strings(cfg.ProjectARNs(account)...),
 				})},
 			}),

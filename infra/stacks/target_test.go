@@ -51,7 +51,8 @@ func TestTargetRole(t *testing.T) {
 				t.Errorf("sts:ExternalId = %v", got)
 			}
 			wantPrincipals := []string{"arn:aws:iam::111111111111:role/" + config.StarterRoleName,
-				"arn:aws:iam::111111111111:role/" + config.PollerRoleName, "arn:aws:iam::111111111111:role/" + config.CancellerRoleName}
+				"arn:aws:iam::111111111111:role/" + config.PollerRoleName, "arn:aws:iam::111111111111:role/" + config.CancellerRoleName,
+				"arn:aws:iam::111111111111:role/" + config.ReconcilerRoleName}
 			if got := strList(st.conditions["ArnEquals"].(map[string]any)["aws:PrincipalArn"]); !slices.Equal(got, wantPrincipals) {
 				t.Errorf("aws:PrincipalArn = %v, want %v", got, wantPrincipals)
 			}
@@ -64,7 +65,7 @@ func TestTargetRole(t *testing.T) {
 			if len(perms) != 1 {
 				t.Fatalf("role statements = %v", perms)
 			}
-			if want := []string{"codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"}; !slices.Equal(perms[0].actions, want) {
+			if want := []string{"codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild", "codebuild:ListBuildsForProject"}; !slices.Equal(perms[0].actions, want) {
 				t.Errorf("actions = %v, want %v", perms[0].actions, want)
 			}
 			if !slices.Equal(perms[0].resources, tt.projects) {
@@ -73,7 +74,7 @@ func TestTargetRole(t *testing.T) {
 		})
 	}
 	// The principals the target roles trust are the source stack's role names.
-	for _, name := range []string{config.StarterRoleName, config.PollerRoleName} {
+	for _, name := range []string{config.StarterRoleName, config.PollerRoleName, config.CancellerRoleName, config.ReconcilerRoleName} {
 		check(t, func() {
 			a.source().HasResourceProperties(str("AWS::IAM::Role"), &map[string]any{"RoleName": name})
 		})

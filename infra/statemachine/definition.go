@@ -55,6 +55,7 @@ const (
 	StateBuildFinished     = "Build finished?"
 	StateBuildSucceeded    = "Build succeeded"
 	StateBuildFailed       = "Build failed"
+	StateStopTargetBuild   = "Stop target build"
 	StateTargetFailed      = "Target failed"
 	StateFailTarget        = "Fail target"
 )
@@ -83,6 +84,23 @@ var (
 	RetriedErrors = append(append([]string{}, LambdaServiceErrors...), "BuildQuotaExceeded", "TransientError")
 	// TimeoutErrors of the event wait trigger the polling fallback.
 	TimeoutErrors = []string{"States.HeartbeatTimeout", "States.Timeout"}
+	// InterruptedErrors end an invocation that may have done part of its work: the function
+	// timed out (Sandbox.Timedout; Lambda.Unknown where Lambda reports it so), its process
+	// exited (Runtime.ExitError), or the invoke gave up waiting for it
+	// (Lambda.ClientExecutionTimeoutException). Only idempotent functions retry them.
+	// NoBuildRunningErrors fail a target with no build left running: the build ended (its
+	// terminal status names the error), or none was started (a refused target). Every other
+	// failure first goes through the canceller, which stops the item's build if it runs.
+	NoBuildRunningErrors = []string{
+		"CodeBuild.FAILED", "CodeBuild.FAULT", "CodeBuild.STOPPED", "CodeBuild.TIMED_OUT",
+		"InvalidTarget", "TargetNotAllowed", "AssumeRoleFailed",
+	}
+	InterruptedErrors = []string{
+		"Sandbox.Timedout",
+		"Runtime.ExitError",
+		"Lambda.Unknown",
+		"Lambda.ClientExecutionTimeoutException",
+	}
 )
 
 // Params are the values the definition is built from. Input defaults and limits live in the
@@ -92,11 +110,12 @@ type Params struct {
 	StarterARN    string // may be a CDK token
 	PollerARN     string // may be a CDK token
 	SummariserARN string // may be a CDK token
+	CancellerARN  string // may be a CDK token
 }
 
 func (p Params) validate() error {
-	if p.PlannerARN == "" || p.StarterARN == "" || p.PollerARN == "" || p.SummariserARN == "" {
-		return fmt.Errorf("planner, starter, poller and summariser ARNs are required")
+	if p.PlannerARN == "" || p.StarterARN == "" || p.PollerARN == "" || p.SummariserARN == "" || p.CancellerARN == "" {
+		return fmt.Errorf("planner, starter, poller, summariser and canceller ARNs are required")
 	}
 	return nil
 }
@@ -252,7 +271,8 @@ func targetStates(p Params) obj {
 		}
 		return obj{"Type": "Pass", "Parameters": params, "Next": StateFailTarget}
 	}
-	catchAll := obj{"ErrorEquals": []any{"States.ALL"}, "ResultPath": "$.error", "Next": StateTargetFailed}
+	noBuildRunning := obj{"ErrorEquals": toAny(NoBuildRunningErrors), "ResultPath": "$.error", "Next": StateTargetFailed}
+	catchAll := obj{"ErrorEquals": []any{"States.ALL"}, "ResultPath": "$.error", "Next": StateStopTargetBuild}
 
 	return obj{
 		StateCheckTarget: obj{
@@ -286,6 +306,7 @@ func targetStates(p Params) obj {
 			"Retry":                startRetries(),
 			"Catch": []any{
 				obj{"ErrorEquals": toAny(TimeoutErrors), "ResultPath": "$.fallback", "Next": StateFallBack},
+				noBuildRunning,
 				catchAll,
 			},
 			// The output is what the callback sent with SendTaskSuccess: the target's result.
@@ -322,7 +343,7 @@ func targetStates(p Params) obj {
 			}}},
 			"ResultPath": "$.poll",
 			"Retry":      startRetries(),
-			"Catch":      []any{catchAll},
+			"Catch":      []any{noBuildRunning, catchAll},
 			"Next":       StateWaitBeforePolling,
 		},
 		StateWaitBeforePolling: obj{
@@ -357,7 +378,25 @@ func targetStates(p Params) obj {
 			"OutputPath": "$.poll.payload.result",
 			"End":        true,
 		},
-		StateBuildFailed:  failure(obj{"error.$": "$.poll.payload.error", "cause.$": "$.poll.payload.cause"}),
+		StateBuildFailed: failure(obj{"error.$": "$.poll.payload.error", "cause.$": "$.poll.payload.cause"}),
+		StateStopTargetBuild: obj{
+			"Type":     "Task",
+			"Comment":  "The target failed while its build may still run: the canceller stops the build this item started, if any, and closes its record.",
+			"Resource": LambdaInvoke,
+			"Parameters": obj{
+				"FunctionName": p.CancellerARN,
+				"Payload": obj{"stopTarget": obj{
+					"executionArn.$": "$.executionArn",
+					"mapIndex.$":     "$.mapIndex",
+				}},
+			},
+			"ResultPath": nil,
+			"Retry":      []any{lambdaRetry(), transientRetry()},
+			// Best effort: the target's failure is reported whatever happens here; the
+			// reconciler stops a build whose execution ended.
+			"Catch": []any{obj{"ErrorEquals": []any{"States.ALL"}, "ResultPath": nil, "Next": StateTargetFailed}},
+			"Next":  StateTargetFailed,
+		},
 		StateTargetFailed: failure(obj{"error.$": "$.error.Error", "cause.$": "$.error.Cause"}),
 		StateFailTarget: obj{
 			"Type":      "Fail",
@@ -375,9 +414,13 @@ func targetStates(p Params) obj {
 // BuildQuotaExceeded waits longest, up to about 7.8 hours, like CodeBuild's own 8-hour
 // queue timeout: a StartBuild refused for a quota or a rate started nothing, so waiting
 // for capacity can never start a second build (docs/scale.md).
+//
+// An interrupted starter is retried too: it starts builds intent-first (internal/tokenstore
+// intent.go), so a retry reuses the build an interrupted attempt started.
 func startRetries() []any {
 	return []any{
 		lambdaRetry(),
+		interruptedRetry(),
 		obj{"ErrorEquals": []any{"BuildQuotaExceeded"}, "IntervalSeconds": 30, "MaxAttempts": 50, "BackoffRate": 2, "MaxDelaySeconds": 600, "JitterStrategy": "FULL"},
 		transientRetry(),
 	}
@@ -390,7 +433,13 @@ func pollRetries() []any {
 	long := func(errs ...string) obj {
 		return obj{"ErrorEquals": toAny(errs), "IntervalSeconds": 5, "MaxAttempts": 20, "BackoffRate": 2, "MaxDelaySeconds": 300, "JitterStrategy": "FULL"}
 	}
-	return []any{long(LambdaServiceErrors...), long("TransientError")}
+	return []any{long(LambdaServiceErrors...), long("TransientError"), interruptedRetry()}
+}
+
+// interruptedRetry retries a function that timed out, crashed or was given up on, a few
+// times: one invocation's work is bounded by its timeout, so a repeat is rarely different.
+func interruptedRetry() obj {
+	return obj{"ErrorEquals": toAny(InterruptedErrors), "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2, "JitterStrategy": "FULL"}
 }
 
 func lambdaRetry() obj {

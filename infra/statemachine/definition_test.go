@@ -18,6 +18,7 @@ func params() Params {
 		StarterARN:    "arn:aws:lambda:eu-west-1:111111111111:function:starter",
 		PollerARN:     "arn:aws:lambda:eu-west-1:111111111111:function:poller",
 		SummariserARN: "arn:aws:lambda:eu-west-1:111111111111:function:summariser",
+		CancellerARN:  "arn:aws:lambda:eu-west-1:111111111111:function:canceller",
 	}
 }
 
@@ -185,16 +186,20 @@ func TestEventWait(t *testing.T) {
 		t.Error("the event wait must end the child with the callback's result")
 	}
 	catches := task["Catch"].([]any)
-	if len(catches) != 2 {
+	if len(catches) != 3 {
 		t.Fatalf("Catch = %v", catches)
+	}
+	ended := catches[1].(map[string]any)
+	if got := strs(ended["ErrorEquals"]); !slices.Equal(got, NoBuildRunningErrors) || ended["Next"] != StateTargetFailed {
+		t.Errorf("second Catch = %v, want %v → %s", ended, NoBuildRunningErrors, StateTargetFailed)
 	}
 	first := catches[0].(map[string]any)
 	if got := strs(first["ErrorEquals"]); !slices.Equal(got, TimeoutErrors) || first["Next"] != StateFallBack {
 		t.Errorf("first Catch = %v, want %v → %s", first, TimeoutErrors, StateFallBack)
 	}
-	last := catches[1].(map[string]any)
-	if got := strs(last["ErrorEquals"]); !slices.Equal(got, []string{"States.ALL"}) || last["Next"] != StateTargetFailed {
-		t.Errorf("last Catch = %v, want States.ALL → %s", last, StateTargetFailed)
+	last := catches[2].(map[string]any)
+	if got := strs(last["ErrorEquals"]); !slices.Equal(got, []string{"States.ALL"}) || last["Next"] != StateStopTargetBuild {
+		t.Errorf("last Catch = %v, want States.ALL → %s", last, StateStopTargetBuild)
 	}
 }
 
@@ -499,15 +504,16 @@ func TestHistoryArithmetic(t *testing.T) {
 	parent := execution + walk(t, top, StatePlanRun, StateRunTargets, StateSummarise, StateCheckFailures, StateDone)
 	event := execution + walk(t, it, StateCheckTarget, StateStartAndWait)
 	failed := execution + walk(t, it, StateCheckTarget, StateStartAndWait, StateTargetFailed, StateFailTarget)
+	stopped := execution + walk(t, it, StateCheckTarget, StateStartAndWait, StateStopTargetBuild, StateTargetFailed, StateFailTarget)
 	cycle := walk(t, it, StateWaitBeforePolling, StatePollBuild, StateBuildFinished, StateBuildSucceeded) - eventsOf(state(t, it, StateBuildSucceeded))
 	pollFixed := execution + walk(t, it, StateCheckTarget, StateStartForPolling, StateWaitBeforePolling, StatePollBuild,
 		StateBuildFinished, StateBuildSucceeded) - cycle
 	// The fallback's first poll has no Wait before it: one cycle minus the Wait.
 	fallbackFixed := execution + eventsOf(state(t, it, StateCheckTarget)) + eventsOf(state(t, it, StateStartAndWait)) +
 		eventsOf(state(t, it, StateFallBack)) + eventsOf(state(t, it, StateBuildSucceeded)) - eventsOf(state(t, it, StateWaitBeforePolling))
-	if parent != 22 || event != 10 || failed != 13 || pollFixed != 11 || fallbackFixed != 12 || cycle != 9 {
-		t.Fatalf("parent %d, child: event %d, failed %d, polling %d + %d × polls, fallback %d + %d × polls: update docs/architecture.md",
-			parent, event, failed, pollFixed, cycle, fallbackFixed, cycle)
+	if parent != 22 || event != 10 || failed != 13 || stopped != 18 || pollFixed != 11 || fallbackFixed != 12 || cycle != 9 {
+		t.Fatalf("parent %d, child: event %d, failed %d (%d stopping its build), polling %d + %d × polls, fallback %d + %d × polls: update docs/architecture.md",
+			parent, event, failed, stopped, pollFixed, cycle, fallbackFixed, cycle)
 	}
 
 	// Poll mode from the start, default interval and cap, for builds of 1 minute, 1 hour and

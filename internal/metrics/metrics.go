@@ -21,9 +21,16 @@ const (
 	EventForeignBuild = "EventForeignBuild" // terminal event without a record of a build crossbuild did not start
 	TaskCompleted     = "TaskCompleted"     // completion sent
 	SendFailed        = "SendFailed"        // SendTask* failed and the claim was released
-	BuildStopped      = "BuildStopped"      // the canceller stopped a build of an ended execution
+	BuildStopped      = "BuildStopped"      // the canceller or the reconciler stopped a build of an ended execution
 	StopSkipped       = "StopSkipped"       // the canceller left a record alone (build ended, not ours)
 	StopFailed        = "StopFailed"        // the canceller could not stop a build; the event is retried
+
+	// The reconciler's sweep over open records.
+	RecordsReconciled      = "RecordsReconciled"      // a completion had been lost; the reconciler delivered it
+	RecordsClosed          = "RecordsClosed"          // a record whose execution had ended was closed (STOPPED)
+	ReconcileBuildNotFound = "ReconcileBuildNotFound" // CodeBuild does not know an open record's build
+	ReconcileFailed        = "ReconcileFailed"        // a record could not be reconciled; the next run tries again
+	ReconcileTruncated     = "ReconcileTruncated"     // a run stopped at its limit or deadline with records left
 )
 
 // Recorder emits counters for one function.

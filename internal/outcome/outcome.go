@@ -27,8 +27,9 @@ const (
 
 // Completion paths.
 const (
-	ByEvent = "event"
-	ByPoll  = "poll"
+	ByEvent      = "event"
+	ByPoll       = "poll"
+	ByReconciler = "reconciler" // a scheduled sweep found the build ended and completed it
 )
 
 // IsTerminal reports whether a build status is final. CodeBuild has five; AWS's own sample

@@ -122,15 +122,24 @@ func TestLifecycleOnDynalite(t *testing.T) {
 	mustNotFound(t, err)
 
 	// A retried starter of the same iteration refreshes the token; anyone else cannot.
-	mustConflict(t, s.RefreshToken(ctx, buildARN, execARN+"-other", 3, "token-x"), "refresh token of", tokenstore.Waiting)
-	mustConflict(t, s.RefreshToken(ctx, buildARN, execARN, 4, "token-x"), "refresh token of", tokenstore.Waiting)
-	if err := s.RefreshToken(ctx, buildARN, execARN, 3, "token-2"); err != nil {
+	refresh := func(exec string, index int, token string) error {
+		_, err := s.RefreshToken(ctx, buildARN, exec, index, token)
+		return err
+	}
+	mustConflict(t, refresh(execARN+"-other", 3, "token-x"), "refresh token of", tokenstore.Waiting)
+	mustConflict(t, refresh(execARN, 4, "token-x"), "refresh token of", tokenstore.Waiting)
+	refreshed, err := s.RefreshToken(ctx, buildARN, execARN, 3, "token-2")
+	if err != nil {
 		t.Fatalf("refresh token: %v", err)
 	}
 	want.TaskToken = "token-2"
+	if !reflect.DeepEqual(refreshed, want) {
+		t.Fatalf("refreshed:\n got %+v\nwant %+v", refreshed, want)
+	}
 	mustGet(t, s, buildARN, want)
 
-	// Claim; a second claim within the lease conflicts; the token cannot change under it.
+	// Claim; a second claim within the lease conflicts; a retried starter's token still
+	// replaces the one under the claim, for the claimant to send with when the old is refused.
 	first, err := s.Claim(ctx, buildARN, lease)
 	if err != nil {
 		t.Fatalf("claim: %v", err)
@@ -142,7 +151,11 @@ func TestLifecycleOnDynalite(t *testing.T) {
 	c.Advance(lease - time.Millisecond)
 	_, err = s.Claim(ctx, buildARN, lease)
 	mustConflict(t, err, "claim", tokenstore.Claimed)
-	mustConflict(t, s.RefreshToken(ctx, buildARN, execARN, 3, "token-3"), "refresh token of", tokenstore.Claimed)
+	if err := refresh(execARN, 3, "token-3"); err != nil {
+		t.Fatalf("refresh under a claim: %v", err)
+	}
+	want.TaskToken = "token-3"
+	mustGet(t, s, buildARN, want)
 
 	// After the lease the claim is taken over, and the first claimant can no longer release.
 	c.Advance(2 * time.Millisecond)
@@ -177,7 +190,7 @@ func TestLifecycleOnDynalite(t *testing.T) {
 	c.Advance(time.Hour)
 	_, err = s.Claim(ctx, buildARN, lease)
 	mustConflict(t, err, "claim", tokenstore.Completed)
-	mustConflict(t, s.RefreshToken(ctx, buildARN, execARN, 3, "token-4"), "refresh token of", tokenstore.Completed)
+	mustConflict(t, refresh(execARN, 3, "token-4"), "refresh token of", tokenstore.Completed)
 	mustExist(t, s.Park(ctx, tokenstore.Record{BuildARN: buildARN, Outcome: "{}"}), want)
 
 	// A build nobody recorded.

@@ -135,6 +135,7 @@ func TestClaimAs(t *testing.T) {
 
 func TestReleaseWithOwner(t *testing.T) {
 	mine := *claimedBy(owner, time.UnixMilli(1795680000123).UTC())
+	mine.Outcome = "" // a release after a failed send that carried no outcome
 	released := func(who string) *Record {
 		r := inState(Waiting)
 		r.ClaimedAt, r.ClaimOwner = time.Time{}, who
@@ -200,7 +201,7 @@ func TestAdoptWithOwner(t *testing.T) {
 		{
 			name: "updates the parked item and keeps its outcome",
 			fake: fakeAPI{update: withAllOld(func(in *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
-				written := marshal(stored)
+				written := withOpen(marshal(stored), arn, stored.CreatedAt)
 				delete(written, "buildArn")
 				delete(written, "outcome")
 				if len(in.ExpressionAttributeValues) != len(written)+1 || !reflect.DeepEqual(in.ExpressionAttributeValues[":parked"], sv("PARKED")) {
@@ -218,7 +219,8 @@ func TestAdoptWithOwner(t *testing.T) {
 					return nil, errors.New("return values")
 				case aws.ToString(in.UpdateExpression) != "SET #account = :account, #buildId = :buildId, #claimOwner = :claimOwner, "+
 					"#claimedAt = :claimedAt, #completion = :completion, #createdAt = :createdAt, #envOverrides = :envOverrides, "+
-					"#executionArn = :executionArn, #expiresAt = :expiresAt, #mapIndex = :mapIndex, #project = :project, "+
+					"#executionArn = :executionArn, #expiresAt = :expiresAt, #mapIndex = :mapIndex, #openShard = :openShard, "+
+					"#openSince = :openSince, #project = :project, "+
 					"#region = :region, #roleArn = :roleArn, #state = :state, #taskToken = :taskToken, #traceId = :traceId":
 					return nil, errors.New("update expression " + aws.ToString(in.UpdateExpression))
 				}

@@ -26,10 +26,17 @@ const condStoppable = "attribute_exists(#buildArn) AND #executionArn = :executio
 
 // ListByExecution returns every record started by executionARN, whatever its Map index or
 // state, reading the execution index page by page. The index is eventually consistent: a
-// record written a moment ago may be missing.
+// record written a moment ago may be missing. Intents are left out (see ListExecution).
 func (s *Store) ListByExecution(ctx context.Context, executionARN string) ([]Record, error) {
+	recs, _, err := s.ListExecution(ctx, executionARN)
+	return recs, err
+}
+
+// ListExecution returns the records and the intents of executionARN, reading the execution
+// index page by page (eventually consistent, like ListByExecution).
+func (s *Store) ListExecution(ctx context.Context, executionARN string) ([]Record, []Intent, error) {
 	if executionARN == "" {
-		return nil, errors.New("list by execution: empty execution ARN")
+		return nil, nil, errors.New("list by execution: empty execution ARN")
 	}
 	in := &dynamodb.QueryInput{
 		TableName:                aws.String(s.table),
@@ -40,24 +47,39 @@ func (s *Store) ListByExecution(ctx context.Context, executionARN string) ([]Rec
 			":executionArn": str(executionARN),
 		},
 	}
-	var out []Record
+	var recs []Record
+	var intents []Intent
 	for {
 		page, err := s.client.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("list records of execution %s: %w", executionARN, err)
+			return nil, nil, fmt.Errorf("list records of execution %s: %w", executionARN, err)
 		}
 		for _, item := range page.Items {
+			if isIntentItem(item) {
+				it, err := unmarshalIntent(item)
+				if err != nil {
+					return nil, nil, fmt.Errorf("list records of execution %s: %w", executionARN, err)
+				}
+				intents = append(intents, it)
+				continue
+			}
 			rec, err := unmarshal(item)
 			if err != nil {
-				return nil, fmt.Errorf("list records of execution %s: %w", executionARN, err)
+				return nil, nil, fmt.Errorf("list records of execution %s: %w", executionARN, err)
 			}
-			out = append(out, rec)
+			recs = append(recs, rec)
 		}
 		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
+			return recs, intents, nil
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
+}
+
+// isIntentItem tells an intent from a record by its key.
+func isIntentItem(item map[string]types.AttributeValue) bool {
+	k, ok := item[attrBuildARN].(*types.AttributeValueMemberS)
+	return ok && IsIntentKey(k.Value)
 }
 
 // Stop moves the record of buildARN, started by executionARN, to STOPPED and returns it as
@@ -76,9 +98,9 @@ func (s *Store) Stop(ctx context.Context, buildARN, executionARN string) (Record
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      key(buildARN),
-		UpdateExpression:         aws.String("SET #state = :stopped, #stoppedAt = :now"),
+		UpdateExpression:         aws.String("SET #state = :stopped, #stoppedAt = :now" + removeOpen),
 		ConditionExpression:      aws.String(condStoppable),
-		ExpressionAttributeNames: names(attrBuildARN, attrExecutionARN, attrState, attrStoppedAt),
+		ExpressionAttributeNames: names(attrBuildARN, attrExecutionARN, attrState, attrStoppedAt, attrOpenShard, attrOpenSince),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":executionArn": str(executionARN),
 			":completed":    str(string(Completed)),

@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -65,7 +66,7 @@ type Record struct {
 	ClaimedAt    time.Time // millisecond precision
 	ClaimOwner   string    // invocation that holds, or last held, the claim; empty on older records
 	Outcome      string    // JSON of a parked terminal result; kept when an owner adopts it
-	CompletedBy  string    // "event" | "poll"
+	CompletedBy  string    // "event" | "poll" | "reconciler"
 	ExpiresAt    time.Time // TTL, stored as epoch seconds
 }
 
@@ -116,8 +117,9 @@ func New(client API, table string, opts ...Option) *Store {
 	return s
 }
 
-// CreateTableInput describes the token table: on-demand capacity, the build ARN as key and
-// the execution index. TTL and point-in-time recovery are set by the infrastructure.
+// CreateTableInput describes the token table: on-demand capacity, the build ARN as key, the
+// execution index and the sparse index of open records (OpenIndex). TTL and point-in-time
+// recovery are set by the infrastructure.
 func CreateTableInput(table string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName:   aws.String(table),
@@ -126,6 +128,8 @@ func CreateTableInput(table string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(attrBuildARN), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(attrExecutionARN), AttributeType: types.ScalarAttributeTypeS},
 			{AttributeName: aws.String(attrMapIndex), AttributeType: types.ScalarAttributeTypeN},
+			{AttributeName: aws.String(attrOpenShard), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(attrOpenSince), AttributeType: types.ScalarAttributeTypeN},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(attrBuildARN), KeyType: types.KeyTypeHash},
@@ -136,6 +140,14 @@ func CreateTableInput(table string) *dynamodb.CreateTableInput {
 				{AttributeName: aws.String(attrExecutionARN), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(attrMapIndex), KeyType: types.KeyTypeRange},
 			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}, {
+			IndexName: aws.String(OpenIndex),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrOpenShard), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrOpenSince), KeyType: types.KeyTypeRange},
+			},
+			// The reconciler needs whole records (token, role, outcome) of what it lists.
 			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 		}},
 	}
@@ -150,7 +162,7 @@ const (
 	condOwner     = " AND #claimOwner = :owner"
 	condNotDone   = "attribute_exists(#buildArn) AND #state <> :completed"
 	condParked    = "#state = :parked"
-	condRefresh   = "#state = :waiting AND #executionArn = :executionArn AND #mapIndex = :mapIndex"
+	condRefresh   = "(#state = :waiting OR #state = :claimed) AND #executionArn = :executionArn AND #mapIndex = :mapIndex"
 )
 
 // Create writes rec as a new WAITING record. If a record with the same build ARN exists
@@ -161,9 +173,11 @@ func (s *Store) Create(ctx context.Context, rec Record) error {
 		return emptyKey(op)
 	}
 	rec.State = Waiting
+	item := marshal(rec)
+	maps.Copy(item, s.openAttributes(rec))
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.table),
-		Item:                     marshal(rec),
+		Item:                     item,
 		ConditionExpression:      aws.String(condNotExists),
 		ExpressionAttributeNames: names(attrBuildARN),
 	})
@@ -214,6 +228,9 @@ func (s *Store) FindByExecution(ctx context.Context, executionARN string, mapInd
 	var best Record
 	found := false
 	for _, item := range out.Items {
+		if isIntentItem(item) {
+			continue // the build's intent, not its record
+		}
 		rec, err := unmarshal(item)
 		if err != nil {
 			return Record{}, fmt.Errorf("find %s: %w", key, err)
@@ -289,7 +306,9 @@ func (s *Store) ClaimAs(ctx context.Context, buildARN, owner string, lease time.
 // completion. It succeeds only while rec's claim (its time and, when set, its owner) is
 // still the current one; otherwise (taken over, completed, or gone) it returns
 // *ConflictError. The owner stays on the released record, which is how a retried release
-// recognises that it already happened.
+// recognises that it already happened. When rec carries an Outcome (a terminal outcome
+// whose send was refused or must wait), it is written onto the record, so whoever claims
+// it next can send it without waiting for another event.
 func (s *Store) Release(ctx context.Context, rec Record) error {
 	const op = "release"
 	if rec.BuildARN == "" {
@@ -311,10 +330,16 @@ func (s *Store) Release(ctx context.Context, rec Record) error {
 		attrNames["#"+attrClaimOwner] = attrClaimOwner
 		values[":owner"] = str(rec.ClaimOwner)
 	}
+	update := "SET #state = :waiting REMOVE #claimedAt"
+	if rec.Outcome != "" {
+		update = "SET #state = :waiting, #outcome = :outcome REMOVE #claimedAt"
+		attrNames["#"+attrOutcome] = attrOutcome
+		values[":outcome"] = str(rec.Outcome)
+	}
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
 		Key:                                 key(rec.BuildARN),
-		UpdateExpression:                    aws.String("SET #state = :waiting REMOVE #claimedAt"),
+		UpdateExpression:                    aws.String(update),
 		ConditionExpression:                 aws.String(cond),
 		ExpressionAttributeNames:            attrNames,
 		ExpressionAttributeValues:           values,
@@ -329,7 +354,8 @@ func (s *Store) Release(ctx context.Context, rec Record) error {
 	return err
 }
 
-// Complete marks the record COMPLETED by by ("event" or "poll"). It returns
+// Complete marks the record COMPLETED by by ("event", "poll" or "reconciler") and takes it
+// out of the open index. It returns
 // *ConflictError when it is already completed, *NotFoundError when there is no record.
 // A completion whose answer was lost is retried and then reported as a conflict in state
 // COMPLETED; callers complete after sending, so they read either answer as done.
@@ -344,9 +370,9 @@ func (s *Store) Complete(ctx context.Context, buildARN, by string) error {
 	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      key(buildARN),
-		UpdateExpression:         aws.String("SET #state = :completed, #completedBy = :by"),
+		UpdateExpression:         aws.String("SET #state = :completed, #completedBy = :by" + removeOpen),
 		ConditionExpression:      aws.String(condNotDone),
-		ExpressionAttributeNames: names(attrBuildARN, attrState, attrCompletedBy),
+		ExpressionAttributeNames: names(attrBuildARN, attrState, attrCompletedBy, attrOpenShard, attrOpenSince),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":completed": str(string(Completed)),
 			":by":        str(by),
@@ -409,6 +435,7 @@ func (s *Store) Adopt(ctx context.Context, rec Record) (outcome string, claimed 
 	rec.Outcome = ""
 	rec.CompletedBy = ""
 	item := marshal(rec)
+	maps.Copy(item, s.openAttributes(rec))
 	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.table),
 		Item:                     item,
@@ -443,6 +470,7 @@ func (s *Store) adoptAs(ctx context.Context, rec Record) (string, Record, error)
 	rec.Outcome = ""
 	rec.CompletedBy = ""
 	item := marshal(rec)
+	maps.Copy(item, s.openAttributes(rec))
 	delete(item, attrBuildARN)
 	attrs := make([]string, 0, len(item))
 	for a := range item {
@@ -483,18 +511,21 @@ func (s *Store) adoptAs(ctx context.Context, rec Record) (string, Record, error)
 	return claimed.Outcome, claimed, nil
 }
 
-// RefreshToken replaces the task token of a WAITING record started by the same execution
-// and Map iteration: a retried starter invocation carries a new token, and the old one is
-// dead. It returns *ConflictError when the record is not WAITING, belongs to another
-// execution or Map iteration, or is gone.
-func (s *Store) RefreshToken(ctx context.Context, buildARN, executionARN string, mapIndex int, token string) error {
+// RefreshToken replaces the task token of a WAITING or CLAIMED record started by the same
+// execution and Map iteration, and returns the record as stored: a retried starter
+// invocation carries a new token, and the old one is dead. A claimer whose send is refused
+// for the old token reads the new one back and sends again. It returns *ConflictError when
+// the record is done (COMPLETED, STOPPED), PARKED, belongs to another execution or Map
+// iteration, or is gone.
+func (s *Store) RefreshToken(ctx context.Context, buildARN, executionARN string, mapIndex int, token string) (Record, error) {
 	const op = "refresh token of"
 	if buildARN == "" {
-		return emptyKey(op)
+		return Record{}, emptyKey(op)
 	}
 	update := "SET #taskToken = :taskToken"
 	values := map[string]types.AttributeValue{
 		":waiting":      str(string(Waiting)),
+		":claimed":      str(string(Claimed)),
 		":executionArn": str(executionARN),
 		":mapIndex":     num(int64(mapIndex)),
 	}
@@ -503,18 +534,24 @@ func (s *Store) RefreshToken(ctx context.Context, buildARN, executionARN string,
 	} else {
 		values[":taskToken"] = str(token)
 	}
-	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       key(buildARN),
-		UpdateExpression:          aws.String(update),
-		ConditionExpression:       aws.String(condRefresh),
-		ExpressionAttributeNames:  names(attrTaskToken, attrState, attrExecutionARN, attrMapIndex),
-		ExpressionAttributeValues: values,
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 key(buildARN),
+		UpdateExpression:                    aws.String(update),
+		ConditionExpression:                 aws.String(condRefresh),
+		ExpressionAttributeNames:            names(attrTaskToken, attrState, attrExecutionARN, attrMapIndex),
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err != nil {
-		return s.conditionError(ctx, op, buildARN, err, false)
+		return Record{}, s.conditionError(ctx, op, buildARN, err, false)
 	}
-	return nil
+	rec, err := unmarshal(out.Attributes)
+	if err != nil {
+		return Record{}, fmt.Errorf("%s %s: %w", op, buildARN, err)
+	}
+	return rec, nil
 }
 
 // get reads one item with a consistent read.

@@ -248,7 +248,7 @@ func TestCreate(t *testing.T) {
 				}
 				want := rec
 				want.State = Waiting
-				if !reflect.DeepEqual(in.Item, marshal(want)) {
+				if !reflect.DeepEqual(in.Item, withOpen(marshal(want), arn, rec.CreatedAt)) {
 					return nil, errors.New("item")
 				}
 				return &dynamodb.PutItemOutput{}, nil
@@ -491,6 +491,9 @@ func TestClaim(t *testing.T) {
 func TestRelease(t *testing.T) {
 	mine := *inState(Claimed)
 	mine.ClaimedAt = time.UnixMilli(1795680000123).UTC()
+	withOutcome := mine
+	withOutcome.Outcome = `{"status":"SUCCEEDED"}`
+	mine.Outcome = ""
 	unclaimed := *inState(Waiting)
 	unclaimed.ClaimedAt = time.Time{}
 	release := func(rec Record) func(s *Store) error {
@@ -514,6 +517,24 @@ func TestRelease(t *testing.T) {
 			check: noErr,
 			calls: []string{"UpdateItem"},
 		},
+		{
+			name: "a terminal outcome is kept on the record",
+			fake: fakeAPI{update: expectUpdate(
+				"SET #state = :waiting, #outcome = :outcome REMOVE #claimedAt",
+				"#state = :claimed AND #claimedAt = :claimedAt",
+				map[string]string{"#state": "state", "#claimedAt": "claimedAt", "#outcome": "outcome"},
+				map[string]types.AttributeValue{
+					":waiting":   sv("WAITING"),
+					":claimed":   sv("CLAIMED"),
+					":claimedAt": nv("1795680000123"),
+					":outcome":   sv(`{"status":"SUCCEEDED"}`),
+				},
+				"", nil,
+			)},
+			run:   release(withOutcome),
+			check: noErr,
+			calls: []string{"UpdateItem"},
+		},
 		{name: "taken over", fake: fakeAPI{update: failWith(errCCF), get: itemIn(inState(Claimed))}, run: release(mine), check: conflict("release", Claimed), calls: []string{"UpdateItem", "GetItem"}},
 		{name: "completed", fake: fakeAPI{update: failWith(errCCF), get: itemIn(inState(Completed))}, run: release(mine), check: conflict("release", Completed), calls: []string{"UpdateItem", "GetItem"}},
 		{name: "missing", fake: fakeAPI{update: failWith(errCCF), get: itemIn(nil)}, run: release(mine), check: conflict("release", ""), calls: []string{"UpdateItem", "GetItem"}},
@@ -528,9 +549,10 @@ func TestComplete(t *testing.T) {
 		{
 			name: "completes",
 			fake: fakeAPI{update: expectUpdate(
-				"SET #state = :completed, #completedBy = :by",
+				"SET #state = :completed, #completedBy = :by REMOVE #openShard, #openSince",
 				"attribute_exists(#buildArn) AND #state <> :completed",
-				map[string]string{"#buildArn": "buildArn", "#state": "state", "#completedBy": "completedBy"},
+				map[string]string{"#buildArn": "buildArn", "#state": "state", "#completedBy": "completedBy",
+					"#openShard": "openShard", "#openSince": "openSince"},
 				map[string]types.AttributeValue{":completed": sv("COMPLETED"), ":by": sv("event")},
 				"", nil,
 			)},
@@ -593,7 +615,7 @@ func TestAdopt(t *testing.T) {
 			name: "replaces the parked item",
 			fake: fakeAPI{put: func(in *dynamodb.PutItemInput) (*dynamodb.PutItemOutput, error) {
 				switch {
-				case !reflect.DeepEqual(in.Item, marshal(want)):
+				case !reflect.DeepEqual(in.Item, withOpen(marshal(want), arn, rec.CreatedAt)):
 					return nil, errors.New("item")
 				case aws.ToString(in.ConditionExpression) != "#state = :parked":
 					return nil, errors.New("condition")
@@ -627,17 +649,21 @@ func TestAdopt(t *testing.T) {
 func TestRefreshToken(t *testing.T) {
 	const newToken = "AQBnew-token-secret"
 	refresh := func(token string) func(s *Store) error {
-		return func(s *Store) error { return s.RefreshToken(context.Background(), arn, execARN, 3, token) }
+		return func(s *Store) error {
+			_, err := s.RefreshToken(context.Background(), arn, execARN, 3, token)
+			return err
+		}
 	}
 	names := map[string]string{"#taskToken": "taskToken", "#state": "state", "#executionArn": "executionArn", "#mapIndex": "mapIndex"}
-	cond := "#state = :waiting AND #executionArn = :executionArn AND #mapIndex = :mapIndex"
+	cond := "(#state = :waiting OR #state = :claimed) AND #executionArn = :executionArn AND #mapIndex = :mapIndex"
+	stored := &dynamodb.UpdateItemOutput{Attributes: marshal(*inState(Claimed))}
 	runStoreCases(t, []storeCase{
 		{
 			name: "replaces the token",
 			fake: fakeAPI{update: expectUpdate("SET #taskToken = :taskToken", cond, names,
 				map[string]types.AttributeValue{
-					":waiting": sv("WAITING"), ":executionArn": sv(execARN), ":mapIndex": nv("3"), ":taskToken": sv(newToken),
-				}, "", nil)},
+					":waiting": sv("WAITING"), ":claimed": sv("CLAIMED"), ":executionArn": sv(execARN), ":mapIndex": nv("3"), ":taskToken": sv(newToken),
+				}, types.ReturnValueAllNew, stored)},
 			run:   refresh(newToken),
 			check: noErr,
 			calls: []string{"UpdateItem"},
@@ -646,8 +672,8 @@ func TestRefreshToken(t *testing.T) {
 			name: "an empty token removes it",
 			fake: fakeAPI{update: expectUpdate("REMOVE #taskToken", cond, names,
 				map[string]types.AttributeValue{
-					":waiting": sv("WAITING"), ":executionArn": sv(execARN), ":mapIndex": nv("3"),
-				}, "", nil)},
+					":waiting": sv("WAITING"), ":claimed": sv("CLAIMED"), ":executionArn": sv(execARN), ":mapIndex": nv("3"),
+				}, types.ReturnValueAllNew, stored)},
 			run:   refresh(""),
 			check: noErr,
 			calls: []string{"UpdateItem"},
@@ -697,7 +723,7 @@ func TestCreateTableInput(t *testing.T) {
 	if len(in.KeySchema) != 1 || aws.ToString(in.KeySchema[0].AttributeName) != "buildArn" || in.KeySchema[0].KeyType != types.KeyTypeHash {
 		t.Fatalf("key schema %+v", in.KeySchema)
 	}
-	if len(in.GlobalSecondaryIndexes) != 1 {
+	if len(in.GlobalSecondaryIndexes) != 2 {
 		t.Fatalf("indexes %+v", in.GlobalSecondaryIndexes)
 	}
 	gsi := in.GlobalSecondaryIndexes[0]
@@ -715,7 +741,19 @@ func TestCreateTableInput(t *testing.T) {
 	for _, d := range in.AttributeDefinitions {
 		defs[aws.ToString(d.AttributeName)] = d.AttributeType
 	}
-	if !reflect.DeepEqual(defs, map[string]types.ScalarAttributeType{"buildArn": "S", "executionArn": "S", "mapIndex": "N"}) {
+	if !reflect.DeepEqual(defs, map[string]types.ScalarAttributeType{"buildArn": "S", "executionArn": "S", "mapIndex": "N",
+		"openShard": "S", "openSince": "N"}) {
 		t.Fatalf("attribute definitions %v", defs)
+	}
+	open := in.GlobalSecondaryIndexes[1]
+	if aws.ToString(open.IndexName) != "byOpen" || open.Projection.ProjectionType != types.ProjectionTypeAll {
+		t.Fatalf("index %+v", open)
+	}
+	wantKeys = []types.KeySchemaElement{
+		{AttributeName: aws.String("openShard"), KeyType: types.KeyTypeHash},
+		{AttributeName: aws.String("openSince"), KeyType: types.KeyTypeRange},
+	}
+	if !reflect.DeepEqual(open.KeySchema, wantKeys) {
+		t.Fatalf("open index keys %+v", open.KeySchema)
 	}
 }

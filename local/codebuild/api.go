@@ -2,6 +2,7 @@ package codebuild
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,6 +80,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = s.batchGetBuilds(caller, body)
 	case "StopBuild":
 		out, err = s.stopBuild(caller, body)
+	case "ListBuildsForProject":
+		out, err = s.listBuildsForProject(caller, body)
 	case "BatchGetProjects":
 		out, err = s.batchGetProjects(caller, body)
 	default:
@@ -321,6 +326,70 @@ func (s *Service) batchGetBuilds(c localaws.Caller, body []byte) (any, error) {
 		} else {
 			out.BuildsNotFound = append(out.BuildsNotFound, id)
 		}
+	}
+	return out, nil
+}
+
+type listBuildsForProjectInput struct {
+	ProjectName *string `json:"projectName"`
+	SortOrder   *string `json:"sortOrder"`
+	NextToken   *string `json:"nextToken"`
+}
+
+type listBuildsForProjectOutput struct {
+	IDs       []string `json:"ids"`
+	NextToken string   `json:"nextToken,omitempty"`
+}
+
+// listPage is how many build ids ListBuildsForProject returns at a time, as CodeBuild does.
+const listPage = 100
+
+// listBuildsForProject lists a project's build ids, newest first unless ASCENDING is asked
+// for. The next token is the offset of the next page: the stand-in only appends builds, so
+// the order of the ones already listed never changes under a caller paging through.
+func (s *Service) listBuildsForProject(c localaws.Caller, body []byte) (any, error) {
+	var in listBuildsForProjectInput
+	if _, err := decode(body, "ListBuildsForProject", &in, "projectName", "sortOrder", "nextToken"); err != nil {
+		return nil, err
+	}
+	if in.ProjectName == nil || *in.ProjectName == "" {
+		return nil, validation("Value null at 'projectName' failed to satisfy constraint: Member must not be null")
+	}
+	order := deref(in.SortOrder)
+	if order != "" && order != "ASCENDING" && order != "DESCENDING" {
+		return nil, validation("Value '%s' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set: [ASCENDING, DESCENDING]", order)
+	}
+	offset := 0
+	if tok := deref(in.NextToken); tok != "" {
+		n, err := strconv.Atoi(tok)
+		if err != nil || n < 0 {
+			return nil, invalidInput("Invalid pagination token")
+		}
+		offset = n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.projects[projectKey{c.Account, c.Region, *in.ProjectName}]; !ok {
+		return nil, notFound("Project cannot be found: arn:aws:codebuild:%s:%s:project/%s", c.Region, c.Account, *in.ProjectName)
+	}
+	var builds []*build
+	for k, b := range s.builds {
+		if k.account == c.Account && k.region == c.Region && b.project.Name == *in.ProjectName {
+			builds = append(builds, b)
+		}
+	}
+	slices.SortFunc(builds, func(a, b *build) int {
+		if order == "ASCENDING" {
+			return cmp.Compare(a.number, b.number)
+		}
+		return cmp.Compare(b.number, a.number)
+	})
+	out := listBuildsForProjectOutput{IDs: []string{}}
+	for i := offset; i < len(builds) && len(out.IDs) < listPage; i++ {
+		out.IDs = append(out.IDs, builds[i].id)
+	}
+	if next := offset + len(out.IDs); next < len(builds) {
+		out.NextToken = strconv.Itoa(next)
 	}
 	return out, nil
 }

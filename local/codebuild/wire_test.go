@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -494,5 +495,50 @@ func TestCloseStopsBuildsAndCleansUp(t *testing.T) {
 	}
 	if _, err := w.starter().StartBuild(context.Background(), &codebuild.StartBuildInput{ProjectName: aws.String(sampleProject)}); err == nil {
 		t.Error("StartBuild after Close succeeded")
+	}
+}
+
+// ListBuildsForProject pages through a project's builds, newest first unless asked
+// otherwise, and the builds it lists carry the overrides they were started with.
+func TestListBuildsForProject(t *testing.T) {
+	w := newWorld(t, Options{})
+	cb := w.starter()
+	ctx := context.Background()
+	var ids []string
+	for i := range 3 {
+		out, err := cb.StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String(sampleProject),
+			EnvironmentVariablesOverride: []cbtypes.EnvironmentVariable{plaintext("SAMPLE_VAR1", fmt.Sprint(i))}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.Build.Id))
+	}
+	for _, id := range ids {
+		w.wait(t, id)
+	}
+	desc, err := cb.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String(sampleProject)})
+	if err != nil || !slices.Equal(desc.Ids, []string{ids[2], ids[1], ids[0]}) || desc.NextToken != nil {
+		t.Fatalf("newest first: %+v %v", desc, err)
+	}
+	asc, err := cb.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String(sampleProject), SortOrder: cbtypes.SortOrderTypeAscending})
+	if err != nil || !slices.Equal(asc.Ids, ids) {
+		t.Fatalf("ascending: %+v %v", asc, err)
+	}
+	got, err := cb.BatchGetBuilds(ctx, &codebuild.BatchGetBuildsInput{Ids: desc.Ids[:1]})
+	if err != nil || len(got.Builds) != 1 {
+		t.Fatalf("describe: %+v %v", got, err)
+	}
+	found := false
+	for _, v := range got.Builds[0].Environment.EnvironmentVariables {
+		found = found || (aws.ToString(v.Name) == "SAMPLE_VAR1" && aws.ToString(v.Value) == "2")
+	}
+	if !found {
+		t.Fatalf("the newest build does not carry its override: %+v", got.Builds[0].Environment.EnvironmentVariables)
+	}
+	if _, err := cb.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String("no-such-project")}); errorCode(err) != "ResourceNotFoundException" {
+		t.Fatalf("unknown project: %v", err)
+	}
+	if _, err := cb.ListBuildsForProject(ctx, &codebuild.ListBuildsForProjectInput{ProjectName: aws.String(sampleProject), NextToken: aws.String("x")}); errorCode(err) != "InvalidInputException" {
+		t.Fatalf("bad token: %v", err)
 	}
 }

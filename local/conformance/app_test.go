@@ -18,6 +18,7 @@ const (
 	appStarter    = "starter"
 	appPoller     = "poller"
 	appSummariser = "summariser"
+	appCanceller  = "canceller"
 )
 
 // appDefinition renders the app's state machine as the source stack does:
@@ -50,6 +51,7 @@ func appDefinition() (json.RawMessage, error) {
 		StarterARN:    arn(appStarter),
 		PollerARN:     arn(appPoller),
 		SummariserARN: arn(appSummariser),
+		CancellerARN:  arn(appCanceller),
 	})
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ const (
 )
 
 // functionNames are the host builds a world deploys: <functions>/<name>/bootstrap.
-var functionNames = []string{"planner", "starter", "callback", "poller", "summariser", "canceller"}
+var functionNames = []string{"planner", "starter", "callback", "poller", "summariser", "canceller", "reconciler"}
 
 // prerequisites are found (or built) once per test binary by TestMain.
 type prerequisites struct {

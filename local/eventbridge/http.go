@@ -165,11 +165,12 @@ type wireListRulesInput struct {
 }
 
 type wireRule struct {
-	Name         string
-	Arn          string
-	EventBusName string
-	EventPattern string
-	State        string
+	Name               string
+	Arn                string
+	EventBusName       string
+	EventPattern       string `json:",omitempty"`
+	ScheduleExpression string `json:",omitempty"`
+	State              string
 }
 
 func (s *Service) serveListRules(w http.ResponseWriter, caller localaws.Caller, in wireListRulesInput) {
@@ -192,7 +193,11 @@ func (s *Service) serveListRules(w http.ResponseWriter, caller localaws.Caller, 
 			if !r.enabled {
 				state = "DISABLED"
 			}
-			rules = append(rules, wireRule{Name: r.name, Arn: r.arn, EventBusName: k.name, EventPattern: string(r.raw), State: state})
+			wr := wireRule{Name: r.name, Arn: r.arn, EventBusName: k.name, EventPattern: string(r.raw), State: state}
+			if r.period > 0 {
+				wr.EventPattern, wr.ScheduleExpression = "", r.schedule
+			}
+			rules = append(rules, wr)
 		}
 	}
 	s.mu.RUnlock()

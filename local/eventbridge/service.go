@@ -21,6 +21,7 @@ const maxDeadLetters = 10000
 type Service struct {
 	opts      Options
 	clock     Clock
+	schedule  ScheduleClock
 	log       *slog.Logger
 	partition string
 
@@ -48,13 +49,16 @@ type bus struct {
 }
 
 type rule struct {
-	name    string
-	arn     string
-	bus     busKey
-	pattern *eventpattern.Pattern
-	raw     json.RawMessage
-	enabled bool
-	targets []*target
+	name     string
+	arn      string
+	bus      busKey
+	pattern  *eventpattern.Pattern
+	raw      json.RawMessage
+	enabled  bool
+	targets  []*target
+	period   time.Duration // of a scheduled rule; zero for a pattern rule
+	schedule string        // its ScheduleExpression
+	stop     chan struct{} // closed when a scheduled rule is replaced
 }
 
 type targetKind int
@@ -91,6 +95,9 @@ func New(opts Options) *Service {
 	close(s.idle)
 	if s.clock == nil {
 		s.clock = realClock{}
+	}
+	if s.schedule = opts.ScheduleClock; s.schedule == nil {
+		s.schedule = wallClock{}
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -185,7 +192,15 @@ func (s *Service) AddRule(r Rule) error {
 	if s.buses[k] == nil && k.name != DefaultBus {
 		return &ConfigError{Resource: arn, Field: "EventBusName", Err: fmt.Errorf("event bus %s does not exist", s.busARN(k))}
 	}
-	s.busLocked(k).rules[r.Name] = compiled
+	rules := s.busLocked(k).rules
+	if old := rules[r.Name]; old != nil && old.stop != nil {
+		close(old.stop)
+	}
+	rules[r.Name] = compiled
+	if compiled.period > 0 {
+		compiled.stop = make(chan struct{})
+		s.startSchedule(compiled, compiled.stop)
+	}
 	return nil
 }
 
@@ -202,14 +217,22 @@ func (s *Service) compileRule(r Rule, k busKey, arn string) (*rule, error) {
 	default:
 		return nil, fail("State", fmt.Errorf("unknown state %q", r.State))
 	}
-	if p := bytes.TrimSpace(r.Pattern); len(p) == 0 || string(p) == "null" {
-		return nil, fail("EventPattern", errors.New("required (scheduled rules are not emulated)"))
+	switch p := bytes.TrimSpace(r.Pattern); {
+	case r.Schedule != "":
+		period, err := compileSchedule(r, k)
+		if err != nil {
+			return nil, fail("ScheduleExpression", err)
+		}
+		out.period, out.schedule = period, r.Schedule
+	case len(p) == 0 || string(p) == "null":
+		return nil, fail("EventPattern", errors.New("required, or a ScheduleExpression"))
+	default:
+		compiled, err := eventpattern.Compile(r.Pattern)
+		if err != nil {
+			return nil, fail("EventPattern", err)
+		}
+		out.pattern = compiled
 	}
-	p, err := eventpattern.Compile(r.Pattern)
-	if err != nil {
-		return nil, fail("EventPattern", err)
-	}
-	out.pattern = p
 	if len(r.Targets) > 5 {
 		return nil, fail("Targets", fmt.Errorf("%d targets, at most 5 per rule", len(r.Targets)))
 	}
@@ -307,7 +330,7 @@ func (s *Service) compileTarget(t Target, ruleBus busKey) (*target, error) {
 	return out, nil
 }
 
-// rulesOf returns the enabled rules of a bus, sorted by name so that logs
+// rulesOf returns the enabled event-pattern rules of a bus, sorted by name so that logs
 // are stable.
 func (s *Service) rulesOf(k busKey) []*rule {
 	s.mu.RLock()
@@ -318,7 +341,7 @@ func (s *Service) rulesOf(k busKey) []*rule {
 	}
 	out := make([]*rule, 0, len(b.rules))
 	for _, r := range b.rules {
-		if r.enabled {
+		if r.enabled && r.pattern != nil { // scheduled rules match no event
 			out = append(out, r)
 		}
 	}

@@ -60,8 +60,11 @@ type Rule struct {
 	Bus             string // name or ARN; empty means the default bus
 	Name            string
 	Pattern         json.RawMessage
-	Targets         []Target
-	State           string // ENABLED (or empty) or DISABLED
+	// Schedule is the ScheduleExpression of a scheduled rule (rate expressions only), which
+	// has no Pattern and runs on the default bus.
+	Schedule string
+	Targets  []Target
+	State    string // ENABLED (or empty) or DISABLED
 }
 
 // Bus is a custom event bus, or the default bus when setting its policy.
@@ -99,6 +102,8 @@ type Options struct {
 	Evaluator PolicyEvaluator // nil denies every cross-account delivery
 	Lambda    LambdaInvoker   // nil fails every Lambda delivery
 	Clock     Clock           // nil is the wall clock
+	// ScheduleClock drives scheduled rules; nil is the wall clock.
+	ScheduleClock ScheduleClock
 	// RetryBackoff is the wait before retry attempt n (1, 2, ...); nil is an
 	// exponential backoff with jitter from 1 s up to 3 minutes.
 	RetryBackoff func(attempt int) time.Duration

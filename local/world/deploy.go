@@ -440,10 +440,11 @@ func (d *deployer) function(_ context.Context, s *cfn.Stack, id string) error {
 
 func (d *deployer) rule(_ context.Context, s *cfn.Stack, id string) error {
 	var p struct {
-		EventBusName string
-		EventPattern json.RawMessage
-		State        string
-		Targets      []struct {
+		EventBusName       string
+		EventPattern       json.RawMessage
+		ScheduleExpression string
+		State              string
+		Targets            []struct {
 			Id, Arn, RoleArn, Input, InputPath string
 			RetryPolicy                        *struct {
 				MaximumRetryAttempts     *int
@@ -475,7 +476,8 @@ func (d *deployer) rule(_ context.Context, s *cfn.Stack, id string) error {
 		}
 		pattern = json.RawMessage(str)
 	}
-	rule := eventbridge.Rule{Account: s.Account, Region: s.Region, Bus: bus, Name: name, Pattern: pattern, State: p.State}
+	rule := eventbridge.Rule{Account: s.Account, Region: s.Region, Bus: bus, Name: name, Pattern: pattern,
+		Schedule: p.ScheduleExpression, State: p.State}
 	for _, t := range p.Targets {
 		tg := eventbridge.Target{ID: t.Id, ARN: t.Arn, RoleARN: t.RoleArn, Input: t.Input, InputPath: t.InputPath,
 			DeadLetterARN: t.DeadLetterConfig.Arn}

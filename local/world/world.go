@@ -61,6 +61,14 @@ type Options struct {
 	// DropEvent, when set, drops matching events on the way (the "events stop arriving"
 	// scenario).
 	DropEvent func(event json.RawMessage) bool
+	// Intercept, when set, stands between the router and each service's stand-in: it gets
+	// the service's SigV4 signing name and its handler, and returns the handler to serve.
+	// The fault-injection layer (local/faults) wraps DynamoDB, Step Functions, STS and
+	// CodeBuild with it; the functions cannot tell.
+	Intercept func(service string, h http.Handler) http.Handler
+	// EventTargets, when set, wraps the invoker EventBridge delivers events to functions
+	// through (local/faults loses, repeats, reorders and delays events there).
+	EventTargets func(eventbridge.LambdaInvoker) eventbridge.LambdaInvoker
 	// Concurrency of each function (execution environments); default 3.
 	Concurrency int
 	// CodeBuildConcurrentBuilds is CodeBuild's concurrent-build quota per account, Region and
@@ -163,6 +171,12 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 	}
 	w.Endpoint = "http://" + ln.Addr().String()
 	router := localaws.NewRouter(w.IDs)
+	handle := func(service string, h http.Handler) {
+		if opts.Intercept != nil {
+			h = opts.Intercept(service, h)
+		}
+		router.Handle(service, h)
+	}
 	w.server = &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = w.server.Serve(ln) }()
 
@@ -175,7 +189,7 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
 	target, _ := url.Parse(w.dynamo.Endpoint)
-	router.Handle("dynamodb", httputil.NewSingleHostReverseProxy(target))
+	handle("dynamodb", httputil.NewSingleHostReverseProxy(target))
 
 	if w.xrayLog, err = os.Create(filepath.Join(opts.LogDir, "xray-segments.jsonl")); err != nil {
 		return nil, err
@@ -186,17 +200,23 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 
 	w.STS = sts.New(w.IDs)
 	w.STS.Logger = w.log.With("service", "sts")
-	router.Handle("sts", w.STS)
+	handle("sts", w.STS)
 
 	w.Lambda = lambda.New(lambda.Options{RIEBinary: opts.RIEBinary, LogDir: opts.LogDir, Logger: w.log.With("service", "lambda")})
-	router.Handle("lambda", w.Lambda)
+	handle("lambda", w.Lambda)
 
+	var eventTargets eventbridge.LambdaInvoker = w.Lambda
+	if opts.EventTargets != nil {
+		eventTargets = opts.EventTargets(eventTargets)
+	}
 	evOpts := eventbridge.Options{
 		Evaluator:    policyEvaluator{},
-		Lambda:       w.Lambda,
+		Lambda:       eventTargets,
 		RetryBackoff: opts.EventRetryBackoff,
 		Drop:         opts.DropEvent,
 		ArchiveDir:   filepath.Join(opts.LogDir, "archives"),
+		// Scheduled rules (the reconciler's) run on the world's time scale.
+		ScheduleClock: newScheduleClock(opts.TimeScale),
 		// EventBridge itself loses no event for being busy: the bound only keeps a runaway
 		// test from exhausting memory, far above the 24 deliveries a build's events need
 		// (12 events, forwarded, then delivered to the callback) times 10,000 targets.
@@ -204,24 +224,24 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 		Logger:     w.log.With("service", "events"),
 	}
 	w.Events = eventbridge.New(evOpts)
-	router.Handle("events", w.Events)
+	handle("events", w.Events)
 
 	w.CodeBuild = codebuild.New(w.Events, codebuild.Options{
 		WorkDir: w.workDir, LogDir: filepath.Join(opts.LogDir, "builds"), PhaseDelay: opts.PhaseDelay,
 		ConcurrentBuilds: opts.CodeBuildConcurrentBuilds, QueuedBuilds: opts.CodeBuildQueuedBuilds,
 		Logger: w.log.With("service", "codebuild"),
 	})
-	router.Handle("codebuild", w.CodeBuild)
+	handle("codebuild", w.CodeBuild)
 
 	w.S3 = s3.New(s3.Options{Logger: w.log.With("service", "s3")})
-	router.Handle("s3", w.S3)
+	handle("s3", w.S3)
 
 	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{svc: w.Lambda, trace: w.traceHeader}, TimeScale: opts.TimeScale,
 		Objects: objectStore{s3: w.S3}})
 	// Executions that end tell the account's default bus, as Step Functions does for
 	// Standard workflows: the canceller's rule listens there.
 	w.SFN = sfnapi.New(w.Engine, sfnapi.Options{Publisher: w.Events, Logger: w.log.With("service", "states")})
-	router.Handle("states", w.SFN)
+	handle("states", w.SFN)
 
 	d := &deployer{w: w, opts: opts}
 	if err := d.deploy(ctx); err != nil {
