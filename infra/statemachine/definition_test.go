@@ -344,8 +344,27 @@ func TestRetryWindows(t *testing.T) {
 		if w := window(st, "BuildQuotaExceeded"); w < 7*3600 || w > 8*3600 {
 			t.Errorf("%s waits up to %.0f s for CodeBuild capacity, want 7 to 8 hours", st, w)
 		}
+		// Transient trouble is given minutes, not hours: a target that cannot reach its
+		// dependencies should fail while someone is still watching.
 		if w := window(st, "TransientError") + window(st, "Lambda.ServiceException"); w >= 300 {
-			t.Errorf("%s: retries that may follow a started build wait up to %.0f s, beyond the 5-minute idempotency window", st, w)
+			t.Errorf("%s: transient errors are retried for up to %.0f s, want under 5 minutes", st, w)
+		}
+		// Every way an invocation can be cut short is retried, briefly (the starter is
+		// idempotent at any delay: intent-first).
+		for _, e := range InterruptedErrors {
+			if w := window(st, e); w <= 0 || w > 60 {
+				t.Errorf("%s retries %s for %.0f s, want up to a minute", st, e, w)
+			}
+		}
+		// docs/scale.md "The envelope of one target".
+		total := window(st, "Lambda.ServiceException") + window(st, "Sandbox.Timedout") + window(st, "BuildQuotaExceeded") + window(st, "TransientError")
+		if total < 7*3600 || total > 8*3600 {
+			t.Errorf("%s: the retries of one target wait up to %.0f s, want 7 to 8 hours (docs/scale.md)", st, total)
+		}
+	}
+	for _, e := range InterruptedErrors {
+		if window(StatePollBuild, e) <= 0 {
+			t.Errorf("a poll interrupted by %s is not retried", e)
 		}
 	}
 	for _, e := range []string{"TransientError", "Lambda.TooManyRequestsException"} {
