@@ -37,9 +37,12 @@ $(NPM_DIR)/node_modules/.installed: $(NPM_DIR)/package.json $(NPM_DIR)/package-l
 .PHONY: build
 build: $(addprefix $(DIST)/,$(addsuffix /bootstrap,$(FUNCTIONS))) ## build the Lambda binaries (linux/arm64)
 
+# go build leaves an up-to-date binary untouched; the touch dates it after every source, as
+# the CDK app requires of the assets it deploys (infra/stacks CheckAssetsCurrent).
 $(DIST)/%/bootstrap: FORCE
 	@mkdir -p $(dir $@)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) go build -tags lambda.norpc -trimpath -ldflags="-s -w" -o $@ ./functions/$*
+	@touch $@
 	@ls -l $@ | awk '{printf "  %s %d bytes\n", $$9, $$5}'
 
 # The same functions built for this machine, for the local runtime (make demo, end-to-end
@@ -92,6 +95,18 @@ deploy-source: tools build ## deploy the source stack: make deploy-source PROFIL
 deploy-target: tools build ## deploy one target stack: make deploy-target STACK=crossbuild-target-<account>-<region> PROFILE=<profile>
 	@test -n "$(STACK)" -a -n "$(PROFILE)" || { echo "set STACK and PROFILE"; exit 2; }
 	cd infra && $(CDK) deploy $(STACK) --profile $(PROFILE) $(CDK_FLAGS)
+
+# Every Region of an account at once: the stack holding the account's target role lists the
+# projects of all its Regions, so it changes whenever one of them does (docs/deploy.md).
+.PHONY: deploy-account
+deploy-account: tools build ## deploy every target stack of one account: make deploy-account ACCOUNT=<account id> PROFILE=<profile>
+	@test -n "$(ACCOUNT)" -a -n "$(PROFILE)" || { echo "set ACCOUNT and PROFILE"; exit 2; }
+	cd infra && $(CDK) deploy 'crossbuild-target-$(ACCOUNT)-*' --profile $(PROFILE) $(CDK_FLAGS)
+
+.PHONY: doctor
+doctor: ## check a deployment read-only: make doctor PROFILE=<source profile> [DOCTOR_FLAGS="--target-profile 222222222222=target-222"]
+	@test -n "$(PROFILE)" || { echo "set PROFILE to the source account's AWS CLI profile"; exit 2; }
+	go run ./cmd/crossbuild doctor --profile $(PROFILE) --context-file infra/cdk.json $(DOCTOR_FLAGS)
 
 # `make test` runs every fuzz target's seed corpus (testdata/fuzz and f.Add seeds) as plain
 # tests; this target mutates inputs for a while. It is kept out of CI because timed fuzzing

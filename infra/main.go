@@ -53,10 +53,36 @@ func run() (err error) {
 	if err != nil {
 		return fmt.Errorf("%s: %w", keyDistDir, err)
 	}
+	// `cdk deploy` run by hand would otherwise ship whatever an earlier build left.
+	if root, ok := moduleRoot(); ok {
+		if err := stacks.CheckAssetsCurrent(dist, root); err != nil {
+			return err
+		}
+	}
 	if _, err := stacks.Build(app, cfg, dist); err != nil {
 		return err
 	}
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	app.Synth(nil)
 	return nil
+}
+
+// moduleRoot finds the folder of go.mod above the working directory (cdk runs the app from
+// infra/), where the functions' sources are.
+func moduleRoot() (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for range 32 {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	return "", false
 }

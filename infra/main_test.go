@@ -4,14 +4,18 @@ package main_test
 // credentials, exactly as cdk.json configures it. They take about a minute.
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crossbuild/crossbuild/infra/internal/cfn"
 )
@@ -151,6 +155,11 @@ func TestCDKSynthRejects(t *testing.T) {
 		{"malformed account", []string{"-c", "crossbuild:sourceAccount=12345"}, []string{"crossbuild:sourceAccount", "12-digit"}},
 		{"empty targets", []string{"-c", "crossbuild:targets=[]"}, []string{"crossbuild:targets: is empty"}},
 		{"missing assets", []string{"-c", "crossbuild:distDir=" + t.TempDir()}, []string{"bootstrap is missing", "make build"}},
+		{"stale assets", []string{"-c", "crossbuild:distDir=" + staleDist(t)}, []string{"bootstrap (built 2001-01-01", "is older than", "run `make build` first"}},
+		{"pattern over the quota", []string{"-c", `crossbuild:targets=[{"accounts":["222222222222"],"regions":["eu-west-1"],"projects":["` +
+			strings.Repeat("a", 250) + `","` + strings.Repeat("b", 250) + `","` + strings.Repeat("c", 250) + `","` + strings.Repeat("d", 250) + `","` +
+			strings.Repeat("e", 250) + `","` + strings.Repeat("f", 250) + `","` + strings.Repeat("g", 250) + `"]}]`},
+			[]string{"the event pattern of the callback rule of crossbuild-source would be", "over the limit of 2048", "crossbuild:maxEventPatternChars"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,5 +174,90 @@ func TestCDKSynthRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// staleDist holds every function's bootstrap, dated before any source of this module.
+func staleDist(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, fn := range []string{"planner", "starter", "callback", "poller", "summariser", "canceller", "reconciler"} {
+		p := filepath.Join(dir, fn, "bootstrap")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestRecommendedFeatureFlags: cdk.json sets every feature flag the pinned aws-cdk-lib
+// recommends, to the recommended value, as `cdk init` writes them into a new app. The
+// list is read from the aws-cdk-lib package the Go module embeds, so an upgrade that
+// recommends more flags fails here until cdk.json has them.
+func TestRecommendedFeatureFlags(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-cdk-go/awscdk/v2").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	tarballs, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "jsii", "aws-cdk-lib-*.tgz"))
+	if len(tarballs) != 1 {
+		t.Fatalf("aws-cdk-lib package: %v", tarballs)
+	}
+	recommended := readTarJSON(t, tarballs[0], "package/recommended-feature-flags.json")
+	if len(recommended) < 50 {
+		t.Fatalf("only %d recommended flags: the package layout changed?", len(recommended))
+	}
+
+	raw, err := os.ReadFile("cdk.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cdk struct{ Context map[string]any }
+	if err := json.Unmarshal(raw, &cdk); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range recommended {
+		got, set := cdk.Context[flag]
+		switch {
+		case !set:
+			t.Errorf("cdk.json does not set %s (recommended: %v)", flag, want)
+		case !reflect.DeepEqual(got, want):
+			t.Errorf("cdk.json sets %s to %v, recommended %v", flag, got, want)
+		}
+	}
+}
+
+// readTarJSON decodes one JSON object file of a .tgz.
+func readTarJSON(t *testing.T, path, name string) map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s in %s: %v", name, path, err)
+		}
+		if h.Name == name {
+			var out map[string]any
+			if err := json.NewDecoder(tr).Decode(&out); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return out
+		}
 	}
 }

@@ -17,6 +17,7 @@ type config struct {
 	ExternalID          string
 	Allow               *target.AllowList
 	Mapping             target.Mapping
+	Names               target.NamePolicy
 	CorrelationPrefix   string
 	DefaultPollInterval int
 	RecordTTL           time.Duration
@@ -42,6 +43,12 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 		Lease:               time.Duration(r.Int("CLAIM_LEASE_SECONDS", 60, 5, 900)) * time.Second,
 	}
 	r.Check("ENV_MAPPING/CONSTANT_ENV", c.Mapping.Validate())
+	names, err := target.NewNamePolicy(r.OptionalList("ENV_NAMES_ALLOWED"), c.CorrelationPrefix)
+	r.Check("ENV_NAMES_ALLOWED", err)
+	c.Names = names
+	if err == nil {
+		r.Check("ENV_MAPPING/ENV_NAMES_ALLOWED", c.Mapping.CheckNames(names))
+	}
 	if c.ExternalID != "" {
 		r.Check("EXTERNAL_ID", assume.Validate(c.ExternalID, c.SessionDuration))
 	}

@@ -28,6 +28,16 @@ func TestLoadConfig(t *testing.T) {
 		c.CorrelationPrefix != "CROSSBUILD_" || c.Mapping.Rename["SampleValue1"] != "SAMPLE_VAR1" || c.Mapping.Constants["HARDCODED_VAR1"] != "I am hardcoded" {
 		t.Errorf("defaults: %+v", c)
 	}
+	if c.Names.Restricted() || c.Names.Check("LD_PRELOAD") == "" {
+		t.Errorf("without ENV_NAMES_ALLOWED: no allow-list and the default deny-list, got %v", c.Names.Entries())
+	}
+	c, err = loadConfig(lookup(map[string]string{"ENV_NAMES_ALLOWED": " DEPLOY_ENV, FEATURE_* ,NODE_OPTIONS", "ENV_MAPPING": `{"Opts":"NODE_OPTIONS"}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Names.Entries(); strings.Join(got, ",") != "DEPLOY_ENV,FEATURE_*,NODE_OPTIONS" || c.Names.Check("OTHER") == "" {
+		t.Errorf("ENV_NAMES_ALLOWED entries = %v", got)
+	}
 	bad := []struct{ key, value string }{
 		{"TABLE_NAME", "<unset>"},
 		{"EXTERNAL_ID", "x"},
@@ -40,6 +50,10 @@ func TestLoadConfig(t *testing.T) {
 		{"DEFAULT_POLL_INTERVAL_SECONDS", "1"},
 		{"ASSUME_ROLE_SECONDS", "60"},
 		{"ASSUME_ROLE_SECONDS", "7200"},
+		{"ENV_NAMES_ALLOWED", "GOOD,1BAD"},
+		{"ENV_NAMES_ALLOWED", "CROSSBUILD_*"},
+		// A mapping onto a denied name could never be used.
+		{"ENV_MAPPING", `{"Opts":"NODE_OPTIONS"}`},
 	}
 	for _, b := range bad {
 		t.Run(b.key, func(t *testing.T) {

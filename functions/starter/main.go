@@ -28,7 +28,7 @@ func main() {
 
 	store := tokenstore.New(dynamodb.NewFromConfig(env.AWS), cfg.Table)
 	h := &Handler{
-		Parser: target.Parser{Mapping: cfg.Mapping, ReservedPrefix: cfg.CorrelationPrefix},
+		Parser: target.Parser{Mapping: cfg.Mapping, ReservedPrefix: cfg.CorrelationPrefix, Names: cfg.Names},
 		Allow:  cfg.Allow,
 		Roles:  assume.NewRoles(sts.NewFromConfig(env.AWS), cfg.ExternalID, cfg.SessionDuration),
 		CodeBuild: func(region string, creds aws.CredentialsProvider) CodeBuildAPI {

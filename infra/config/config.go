@@ -33,12 +33,19 @@ const (
 	KeyEnvMapping          = "crossbuild:envMapping"
 	KeyConstantEnv         = "crossbuild:constantEnv"
 	KeyCorrelationPrefix   = "crossbuild:correlationPrefix"
+	KeyEnvNamesAllowed     = "crossbuild:envNamesAllowed"
 	KeyRecordTTLHours      = "crossbuild:recordTtlHours"
 	KeyLogLevel            = "crossbuild:logLevel"
 	KeyAlarmTopicARN       = "crossbuild:alarmTopicArn"
 	// The reconciler's schedule, and how long a record must have been open before it looks.
 	KeyReconcileEveryMinutes = "crossbuild:reconcileEveryMinutes"
 	KeyReconcileAfterMinutes = "crossbuild:reconcileAfterMinutes"
+	// KeyRoleRegions names, per target account, the Region whose target stack holds the
+	// account's target role (IAM names are global: exactly one stack may create it).
+	KeyRoleRegions = "crossbuild:roleRegions"
+	// KeyMaxEventPatternChars is the event pattern size quota of the source and target
+	// accounts, for accounts where it was raised.
+	KeyMaxEventPatternChars = "crossbuild:maxEventPatternChars"
 )
 
 // Physical names shared by the source and target stacks. Target stacks build ARNs from
@@ -54,6 +61,11 @@ const (
 	EventBusName       = "crossbuild"
 	StateMachineName   = "crossbuild"
 	SourceStackName    = "crossbuild-source"
+	// ForwardRuleName is the forwarding rule of every target stack, on the default bus of
+	// its account and Region; its role trusts EventBridge only for this rule's ARN.
+	ForwardRuleName = "crossbuild-forward"
+	// RunsBucketOutput names the source stack's output holding the runs bucket's name.
+	RunsBucketOutput = "RunsBucketName"
 )
 
 // Defaults of the optional keys.
@@ -118,6 +130,8 @@ type Config struct {
 
 	// Targets holds one entry per (account, Region), in the order of the context.
 	Targets []Target
+	// RoleRegions maps each target account to the Region whose stack holds its target role.
+	RoleRegions map[string]string
 
 	MaxConcurrency      int // 0 means no limit
 	HeartbeatSeconds    int
@@ -129,14 +143,20 @@ type Config struct {
 	EnvMapping        map[string]string
 	ConstantEnv       map[string]string
 	CorrelationPrefix string
-	RecordTTLHours    int
-	LogLevel          string
-	AlarmTopicARN     string // optional SNS topic notified by every alarm
+	// EnvNamesAllowed is the optional allow-list of variable names a target may set (names,
+	// or prefixes ending in *); the default deny-list applies either way (internal/target).
+	EnvNamesAllowed []string
+	RecordTTLHours  int
+	LogLevel        string
+	AlarmTopicARN   string // optional SNS topic notified by every alarm
 
 	// ReconcileEveryMinutes is the reconciler's schedule; ReconcileAfterMinutes how long a
 	// record must have been open before the reconciler asks CodeBuild about its build.
 	ReconcileEveryMinutes int
 	ReconcileAfterMinutes int
+
+	// MaxEventPatternChars bounds the rules' event patterns (EventBridge quota).
+	MaxEventPatternChars int
 }
 
 // Target is one target stack: the projects of one account in one Region.
@@ -147,8 +167,9 @@ type Target struct {
 	Projects []string
 	// SampleProject, when set, is created by the target stack (and is one of Projects).
 	SampleProject string
-	// OwnsRole is true for the first configured Region of an account: IAM is global, so
-	// exactly one target stack per account creates the target role.
+	// OwnsRole is true for the account's role Region (crossbuild:roleRegions, or its only
+	// Region): IAM is global, so exactly one target stack per account creates the target
+	// role, and which one must not depend on the order of the context.
 	OwnsRole bool
 }
 
@@ -179,13 +200,24 @@ func Load(get Getter) (*Config, error) {
 		AlarmTopicARN:         p.optionalMatch(KeyAlarmTopicARN, snsARNPattern, "an SNS topic ARN"),
 		ReconcileEveryMinutes: p.integer(KeyReconcileEveryMinutes, DefaultReconcileEvery, MinReconcileEvery, MaxReconcileEvery),
 		ReconcileAfterMinutes: p.integer(KeyReconcileAfterMinutes, DefaultReconcileAfter, MinReconcileAfter, MaxReconcileAfter),
+		MaxEventPatternChars:  p.integer(KeyMaxEventPatternChars, DefaultMaxEventPatternChars, DefaultMaxEventPatternChars, MaxMaxEventPatternChars),
 	}
 	if c.SourceRegion != "" {
 		c.Partition = partitionOf(c.SourceRegion)
 	}
+	c.EnvNamesAllowed = p.envNames(KeyEnvNamesAllowed, c.CorrelationPrefix, c.EnvMapping)
 	c.Targets = p.targets(KeyTargets, c.Partition)
 	if n := len(c.TargetAccounts()); n > MaxTargetAccounts {
 		p.fail(KeyTargets, "names %d accounts, more than %d (IAM policy and event pattern sizes); split them over several installations", n, MaxTargetAccounts)
+	}
+	if p.ok(KeyTargets) {
+		c.RoleRegions = p.roleRegions(KeyRoleRegions, c.Targets)
+		for i := range c.Targets {
+			c.Targets[i].OwnsRole = c.RoleRegions[c.Targets[i].Account] == c.Targets[i].Region
+		}
+		if p.ok(KeyMaxEventPatternChars) {
+			c.checkPatterns(p)
+		}
 	}
 
 	if c.HeartbeatSeconds >= c.TimeoutSeconds && p.ok(KeyHeartbeatSeconds, KeyTimeoutSeconds) {
@@ -267,6 +299,10 @@ func (c *Config) SourceRoleARN(name string) string {
 func (c *Config) EventBusARN() string {
 	return fmt.Sprintf("arn:%s:events:%s:%s:event-bus/%s", c.Partition, c.SourceRegion, c.SourceAccount, EventBusName)
 }
+
+// EnvNamesAllowedList renders EnvNamesAllowed as the starter's ENV_NAMES_ALLOWED value
+// (comma-separated; empty when there is no allow-list).
+func (c *Config) EnvNamesAllowedList() string { return strings.Join(c.EnvNamesAllowed, ",") }
 
 // EnvMappingJSON renders EnvMapping as the starter's ENV_MAPPING value (keys sorted).
 func (c *Config) EnvMappingJSON() string { return compactJSON(c.EnvMapping) }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -40,6 +41,7 @@ func TestLoadValid(t *testing.T) {
 			{Account: "222222222222", Region: "eu-west-1", Projects: []string{"sample-codebuild-project"}, SampleProject: "sample-codebuild-project", OwnsRole: true},
 			{Account: "333333333333", Region: "us-east-1", Projects: []string{"sample-codebuild-project"}, OwnsRole: true},
 		},
+		RoleRegions:         map[string]string{"222222222222": "eu-west-1", "333333333333": "us-east-1"},
 		MaxConcurrency:      DefaultMaxConcurrency,
 		HeartbeatSeconds:    DefaultHeartbeatSeconds,
 		TimeoutSeconds:      DefaultTimeoutSeconds,
@@ -53,6 +55,7 @@ func TestLoadValid(t *testing.T) {
 
 		ReconcileEveryMinutes: DefaultReconcileEvery,
 		ReconcileAfterMinutes: DefaultReconcileAfter,
+		MaxEventPatternChars:  DefaultMaxEventPatternChars,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("Load:\n got %+v\nwant %+v", cfg, want)
@@ -81,6 +84,7 @@ func TestLoadValid(t *testing.T) {
 // the project ARNs the target role is limited to.
 func TestLoadMatrix(t *testing.T) {
 	ctx := base()
+	ctx[KeyRoleRegions] = map[string]any{"222222222222": "us-east-1", "333333333333": "eu-west-1"}
 	ctx[KeyTargets] = []any{
 		map[string]any{
 			"accounts": []any{"222222222222", "333333333333"},
@@ -105,8 +109,8 @@ func TestLoadMatrix(t *testing.T) {
 		}
 	}
 	want := []row{
-		{"222222222222", "eu-west-1", true},
-		{"222222222222", "us-east-1", false},
+		{"222222222222", "eu-west-1", false},
+		{"222222222222", "us-east-1", true},
 		{"333333333333", "eu-west-1", true},
 		{"333333333333", "us-east-1", false},
 		{"444444444444", "eu-central-1", true},
@@ -151,6 +155,13 @@ func TestLoadFromCommandLine(t *testing.T) {
 	}
 	if got := cfg.EnvMappingJSON(); got != `{"Greeting":"GREETING"}` {
 		t.Errorf("EnvMappingJSON = %s", got)
+	}
+	ctx[KeyEnvNamesAllowed] = `["GREETING", "DEPLOY_*", "NODE_OPTIONS"]`
+	if cfg, err = Load(getter(ctx)); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := cfg.EnvNamesAllowedList(); got != "GREETING,DEPLOY_*,NODE_OPTIONS" {
+		t.Errorf("EnvNamesAllowedList = %q", got)
 	}
 }
 
@@ -218,6 +229,12 @@ func TestLoadErrors(t *testing.T) {
 		{"env mapping bad name", map[string]any{KeyEnvMapping: map[string]any{"SampleValue1": "1X"}}, []string{`crossbuild:envMapping.SampleValue1: "1X" is not an environment variable name`}},
 		{"constant env bad key", map[string]any{KeyConstantEnv: map[string]any{"A-B": "v"}}, []string{"crossbuild:constantEnv.A-B: is not an environment variable name"}},
 		{"constant env number", map[string]any{KeyConstantEnv: map[string]any{"A": float64(1)}}, []string{"crossbuild:constantEnv.A: must be a string"}},
+		{"allowed names not a list", map[string]any{KeyEnvNamesAllowed: map[string]any{}}, []string{"crossbuild:envNamesAllowed: must be a JSON array"}},
+		{"allowed name not a string", map[string]any{KeyEnvNamesAllowed: []any{float64(1)}}, []string{"crossbuild:envNamesAllowed[0]: must be a string"}},
+		{"allowed name malformed", map[string]any{KeyEnvNamesAllowed: []any{"A-B"}}, []string{`crossbuild:envNamesAllowed: allowed name "A-B" is not a variable name`}},
+		{"allowed name claims the correlation prefix", map[string]any{KeyEnvNamesAllowed: []any{"CROSSBUILD_X"}}, []string{"crossbuild:envNamesAllowed: allowed name \"CROSSBUILD_X\" starts with CROSSBUILD_"}},
+		{"mapping onto a denied name", map[string]any{KeyEnvMapping: map[string]any{"Opts": "NODE_OPTIONS"}}, []string{`crossbuild:envMapping: mapping of "Opts": variable name "NODE_OPTIONS" is refused`}},
+		{"mapping outside the allow-list", map[string]any{KeyEnvNamesAllowed: []any{"DEPLOY_*"}}, []string{`crossbuild:envMapping: mapping of "SampleValue1": variable name "SAMPLE_VAR1" is not in this deployment's allowed names DEPLOY_*`}},
 		{"bad log level", map[string]any{KeyLogLevel: "TRACE"}, []string{`crossbuild:logLevel: "TRACE" is not one of`}},
 		{"bad alarm topic", map[string]any{KeyAlarmTopicARN: "topic"}, []string{`crossbuild:alarmTopicArn: "topic" is not an SNS topic ARN`}},
 		{"reconciler never runs", map[string]any{KeyReconcileEveryMinutes: float64(0)}, []string{"crossbuild:reconcileEveryMinutes: must be between 1 and 1440, got 0"}},
@@ -325,5 +342,160 @@ func TestParseInt(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("parseInt(%v) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// TestRoleRegions: the stack that holds an account's target role is the one named in
+// crossbuild:roleRegions (or the account's only Region), whatever the order of the
+// accounts, Regions and entries in the context.
+func TestRoleRegions(t *testing.T) {
+	owners := func(t *testing.T, ctx map[string]any) map[string]string {
+		t.Helper()
+		cfg, err := Load(getter(ctx))
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		out := map[string]string{}
+		for _, tg := range cfg.Targets {
+			if tg.OwnsRole {
+				if prev, dup := out[tg.Account]; dup {
+					t.Fatalf("account %s has its role in %s and %s", tg.Account, prev, tg.Region)
+				}
+				out[tg.Account] = tg.Region
+			}
+		}
+		if !reflect.DeepEqual(out, cfg.RoleRegions) {
+			t.Errorf("owners %v, RoleRegions %v", out, cfg.RoleRegions)
+		}
+		return out
+	}
+	entries := func(order int) []any {
+		a := []any{"222222222222", "333333333333"}
+		r := []any{"eu-west-1", "us-east-1", "ap-southeast-2"}
+		if order == 1 {
+			a = []any{"333333333333", "222222222222"}
+			r = []any{"ap-southeast-2", "us-east-1", "eu-west-1"}
+		}
+		e := []any{
+			map[string]any{"accounts": a, "regions": r, "projects": []any{"p1"}},
+			map[string]any{"accounts": []any{"444444444444"}, "regions": []any{"eu-central-1"}, "projects": []any{"p2"}},
+		}
+		if order == 1 {
+			e[0], e[1] = e[1], e[0]
+		}
+		return e
+	}
+	roles := map[string]any{"222222222222": "us-east-1", "333333333333": "ap-southeast-2"}
+	want := map[string]string{"222222222222": "us-east-1", "333333333333": "ap-southeast-2", "444444444444": "eu-central-1"}
+	for order := range 2 {
+		ctx := base()
+		ctx[KeyTargets], ctx[KeyRoleRegions] = entries(order), roles
+		if got := owners(t, ctx); !reflect.DeepEqual(got, want) {
+			t.Errorf("order %d: owners = %v, want %v", order, got, want)
+		}
+	}
+	// From -c, as a JSON string.
+	ctx := base()
+	ctx[KeyTargets], ctx[KeyRoleRegions] = entries(1), `{"222222222222":"us-east-1","333333333333":"ap-southeast-2"}`
+	if got := owners(t, ctx); !reflect.DeepEqual(got, want) {
+		t.Errorf("from a string: owners = %v, want %v", got, want)
+	}
+
+	for _, tt := range []struct {
+		name  string
+		roles any
+		want  []string
+	}{
+		{"missing for a multi-Region account", map[string]any{"222222222222": "us-east-1"},
+			[]string{`crossbuild:roleRegions: account 333333333333 has targets in several Regions (ap-southeast-2, eu-west-1, us-east-1): name the one`}},
+		{"none at all", nil, []string{"account 222222222222 has targets in several Regions", "account 333333333333 has targets in several Regions"}},
+		{"not a target Region of the account", map[string]any{"222222222222": "eu-central-1", "333333333333": "us-east-1"},
+			[]string{`crossbuild:roleRegions.222222222222: "eu-central-1" is not one of the account's target Regions (ap-southeast-2, eu-west-1, us-east-1)`}},
+		{"unknown account", map[string]any{"222222222222": "us-east-1", "333333333333": "us-east-1", "555555555555": "us-east-1"},
+			[]string{"crossbuild:roleRegions.555555555555: account 555555555555 has no target"}},
+		{"malformed account", map[string]any{"222222222222": "us-east-1", "333333333333": "us-east-1", "5555": "us-east-1"},
+			[]string{`crossbuild:roleRegions.5555: "5555" is not a 12-digit AWS account id`}},
+		{"not a string", map[string]any{"222222222222": []any{"us-east-1"}, "333333333333": "us-east-1"},
+			[]string{"crossbuild:roleRegions.222222222222: must be a Region name, got an array"}},
+		{"not an object", []any{}, []string{"crossbuild:roleRegions: must be a JSON object"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := base()
+			ctx[KeyTargets] = entries(0)
+			if tt.roles != nil {
+				ctx[KeyRoleRegions] = tt.roles
+			}
+			_, err := Load(getter(ctx))
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestEventPatternLimit: a configuration whose callback pattern is exactly at the quota
+// loads; one character more is refused with a PatternTooLargeError naming the numbers,
+// unless the raised quota is configured.
+func TestEventPatternLimit(t *testing.T) {
+	// Six long project names and one whose length is tuned to reach the limit.
+	withProject := func(n int) map[string]any {
+		projects := []any{"p" + strings.Repeat("x", n-1)}
+		for i := range 6 {
+			projects = append(projects, fmt.Sprintf("f%d%s", i, strings.Repeat("y", 248)))
+		}
+		ctx := base()
+		ctx[KeyTargets] = []any{
+			map[string]any{"accounts": []any{"222222222222"}, "regions": []any{"eu-west-1"}, "projects": projects},
+			map[string]any{"accounts": []any{"333333333333"}, "regions": []any{"us-east-1"}, "projects": []any{"sample-codebuild-project"}},
+		}
+		return ctx
+	}
+	probe, err := Load(getter(withProject(10)))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	n := 10 + DefaultMaxEventPatternChars - PatternChars(probe.CallbackPattern())
+	if n < 2 || n > 255 {
+		t.Fatalf("the fixture cannot reach the limit: the tuned name needs %d characters", n)
+	}
+
+	cfg, err := Load(getter(withProject(n)))
+	if err != nil {
+		t.Fatalf("at the limit: %v", err)
+	}
+	if got := PatternChars(cfg.CallbackPattern()); got != DefaultMaxEventPatternChars {
+		t.Fatalf("pattern = %d characters, want exactly %d", got, DefaultMaxEventPatternChars)
+	}
+
+	_, err = Load(getter(withProject(n + 1)))
+	var tooLarge *PatternTooLargeError
+	if !errors.As(err, &tooLarge) {
+		t.Fatalf("one character over: err = %v, want a PatternTooLargeError", err)
+	}
+	want := PatternTooLargeError{Key: KeyTargets, Rule: "the callback rule of crossbuild-source",
+		Chars: DefaultMaxEventPatternChars + 1, Limit: DefaultMaxEventPatternChars, Accounts: 2, Regions: 2, Projects: 8}
+	if *tooLarge != want {
+		t.Errorf("error = %+v, want %+v", *tooLarge, want)
+	}
+	for _, w := range []string{"2049 characters", "over the limit of 2048", "Event pattern size", KeyMaxEventPatternChars} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q: %v", w, err)
+		}
+	}
+
+	// A raised quota admits it; the setting itself is bounded.
+	ctx := withProject(n + 1)
+	ctx[KeyMaxEventPatternChars] = "4096"
+	if _, err := Load(getter(ctx)); err != nil {
+		t.Errorf("with a raised quota: %v", err)
+	}
+	ctx[KeyMaxEventPatternChars] = float64(1024)
+	if _, err := Load(getter(ctx)); err == nil || !strings.Contains(err.Error(), "crossbuild:maxEventPatternChars: must be between 2048 and 4096") {
+		t.Errorf("below the default quota: %v", err)
 	}
 }

@@ -3,9 +3,12 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/crossbuild/crossbuild/internal/target"
 )
 
 var (
@@ -44,11 +47,16 @@ type parser struct {
 }
 
 func (p *parser) fail(key, format string, args ...any) {
+	p.failWith(key, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+// failWith records a typed error (its message names key itself).
+func (p *parser) failWith(key string, err error) {
 	if p.failed == nil {
 		p.failed = map[string]bool{}
 	}
 	p.failed[rootKey(key)] = true
-	p.errs = append(p.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	p.errs = append(p.errs, err)
 }
 
 // ok reports whether none of keys has failed.
@@ -209,6 +217,37 @@ func (p *parser) envMap(key string, def map[string]string, namesAsValues bool) m
 	return out
 }
 
+// envNames reads the allow-list of variable names a target may set (a JSON array of names
+// and prefixes ending in *), and checks that the mapping renames keys only to names the
+// starter would accept.
+func (p *parser) envNames(key, correlationPrefix string, mapping map[string]string) []string {
+	var names []string
+	if v, ok := p.structured(key); ok {
+		items, isArray := v.([]any)
+		if !isArray {
+			p.fail(key, "must be a JSON array of variable names or prefixes ending in *, got %s", describe(v))
+			return nil
+		}
+		for i, item := range items {
+			s, isString := item.(string)
+			if !isString {
+				p.fail(fmt.Sprintf("%s[%d]", key, i), "must be a string, got %s", describe(item))
+				continue
+			}
+			names = append(names, s)
+		}
+	}
+	policy, err := target.NewNamePolicy(names, correlationPrefix)
+	if err != nil {
+		p.fail(key, "%v", err)
+		return nil
+	}
+	if err := (target.Mapping{Rename: mapping}).CheckNames(policy); err != nil && p.ok(KeyEnvMapping) {
+		p.fail(KeyEnvMapping, "%v", err)
+	}
+	return names
+}
+
 var targetFields = []string{"accounts", "regions", "projects", "sampleProject"}
 
 // targets expands the accounts × Regions × projects entries into one Target per
@@ -232,7 +271,6 @@ func (p *parser) targets(key, partition string) []Target {
 	}
 	var out []Target
 	seenAt := map[[2]string]string{} // (account, region) → key of the entry that defined it
-	roleOwner := map[string]bool{}
 	for i, raw := range entries {
 		ek := fmt.Sprintf("%s[%d]", key, i)
 		entry, isObject := raw.(map[string]any)
@@ -286,9 +324,7 @@ func (p *parser) targets(key, partition string) []Target {
 					Region:        region,
 					Projects:      slices.Clone(projects),
 					SampleProject: sample,
-					OwnsRole:      !roleOwner[account],
 				})
-				roleOwner[account] = true
 			}
 		}
 	}
@@ -350,4 +386,63 @@ func describe(v any) string {
 	default:
 		return fmt.Sprintf("a %T", v)
 	}
+}
+
+// roleRegions reads the Region of each account's target role: given for every account
+// with targets in several Regions, and defaulting to the only Region otherwise. Deriving
+// it from the order of the context would move the role (an account-global name) to
+// another stack whenever the context is reordered or a Region is added in front.
+func (p *parser) roleRegions(key string, targets []Target) map[string]string {
+	configured := map[string][]string{} // account → its Regions, sorted
+	for _, t := range targets {
+		configured[t.Account] = append(configured[t.Account], t.Region)
+	}
+	given := map[string]string{}
+	named := map[string]bool{} // accounts with an entry, valid or not
+	if v, ok := p.structured(key); ok {
+		obj, isObject := v.(map[string]any)
+		if !isObject {
+			p.fail(key, "must be a JSON object of account id to Region, got %s", describe(v))
+			return nil
+		}
+		for account, raw := range obj {
+			ak := key + "." + account
+			named[account] = true
+			region, isString := raw.(string)
+			switch {
+			case !accountPattern.MatchString(account):
+				p.fail(ak, "%q is not a 12-digit AWS account id", account)
+			case configured[account] == nil:
+				p.fail(ak, "account %s has no target in %s", account, KeyTargets)
+			case !isString:
+				p.fail(ak, "must be a Region name, got %s", describe(raw))
+			case !slices.Contains(configured[account], region):
+				p.fail(ak, "%q is not one of the account's target Regions (%s): the role lives in one of its target stacks",
+					region, strings.Join(sorted(configured[account]), ", "))
+			default:
+				given[account] = region
+			}
+		}
+	}
+	out := map[string]string{}
+	for _, account := range slices.Sorted(maps.Keys(configured)) {
+		regions := sorted(configured[account])
+		switch {
+		case given[account] != "":
+			out[account] = given[account]
+		case len(regions) == 1:
+			out[account] = regions[0]
+		case !named[account]:
+			p.fail(key, "account %s has targets in several Regions (%s): name the one whose stack holds its target role, "+
+				"e.g. {\"%s\": \"%s\"}; when the role already exists, name the Region of the stack that created it",
+				account, strings.Join(regions, ", "), account, regions[0])
+		}
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }

@@ -19,8 +19,17 @@ type alarmSpec struct {
 func (s *Source) addAlarms(cfg *config.Config) {
 	period := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
 	specs := []alarmSpec{
-		{"ExecutionsFailedAlarm", "crossbuild-executions-failed", "A crossbuild execution failed (a target failed, or the input was invalid).", s.StateMachine.MetricFailed(period)},
-		{"ExecutionsTimedOutAlarm", "crossbuild-executions-timed-out", "A crossbuild execution timed out.", s.StateMachine.MetricTimedOut(period)},
+		{"ExecutionsFailedAlarm", "crossbuild-executions-failed",
+			"A crossbuild execution failed: TargetsFailed (more targets failed than its failure tolerance allows, the Map Run failed, or a target did not run) " +
+				"or InvalidInput (the input broke a rule); the execution's error and cause say which.",
+			s.StateMachine.MetricFailed(period)},
+		// The state machine sets no TimeoutSeconds, and a target's own timeout only switches it
+		// to polling; an execution can time out only at Step Functions' maximum duration of a
+		// Standard workflow (one year).
+		{"ExecutionsTimedOutAlarm", "crossbuild-executions-timed-out",
+			"A crossbuild execution reached Step Functions' one-year maximum duration of a Standard workflow (the state machine sets no timeout of its own, " +
+				"and a target's timeoutSeconds only switches it to polling): something kept a target waiting that long; the canceller stops its builds.",
+			s.StateMachine.MetricTimedOut(period)},
 		{"DeadLettersAlarm", "crossbuild-callback-dead-letters", "Events could not be delivered to or handled by the callback (the affected tasks fall back to polling), the canceller (builds of an ended execution may still run) or the reconciler (a run was lost; the next one follows).",
 			s.DeadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Maximum")})},
 	}

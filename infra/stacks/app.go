@@ -56,6 +56,12 @@ func CheckAssets(dir string) error {
 	return errors.Join(errs...)
 }
 
+// stackTags are set on every stack explicitly: with @aws-cdk/core:explicitStackTags (a
+// recommended flag, cdk.json) tags added to the app reach the resources but not the stacks.
+func stackTags() *map[string]*string {
+	return &map[string]*string{"project": jsii.String("crossbuild")}
+}
+
 func env(account, region string) *awscdk.Environment {
 	return &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -43,6 +44,8 @@ func accountsContext() map[string]any {
 			map[string]any{"accounts": []any{acctA}, "regions": []any{"eu-west-1", "us-east-1"}, "sampleProject": "sample-codebuild-project"},
 			map[string]any{"accounts": []any{acctB}, "regions": []any{"us-east-1"}, "projects": []any{"sample-codebuild-project", "nightly"}},
 		},
+		// Not the account's first Region: the role's home is what is configured.
+		config.KeyRoleRegions:         map[string]any{acctA: "us-east-1"},
 		config.KeyMaxConcurrency:      7,
 		config.KeyHeartbeatSeconds:    900,
 		config.KeyTimeoutSeconds:      7200,
@@ -127,10 +130,44 @@ func setup(m *testing.M) (code int, err error) {
 	return m.Run(), nil
 }
 
+// featureFlags are the feature flags cdk.json sets, so that the tests see the templates
+// `cdk synth` writes.
+func featureFlags() (map[string]any, error) {
+	raw, err := os.ReadFile(filepath.Join("..", "cdk.json"))
+	if err != nil {
+		return nil, err
+	}
+	var f struct{ Context map[string]any }
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	flags := map[string]any{}
+	for k, v := range f.Context {
+		if strings.HasPrefix(k, "@aws-cdk") {
+			flags[k] = v
+		}
+	}
+	return flags, nil
+}
+
 func newTestApp(label string, ctx map[string]any, dir string) (*testApp, error) {
+	return synthesize(label, ctx, dir, true)
+}
+
+// synthesize builds the app of ctx with cdk.json's feature flags, with or without cdk-nag.
+func synthesize(label string, ctx map[string]any, dir string, nag bool) (*testApp, error) {
 	out, err := os.MkdirTemp("", "crossbuild-cdk-out-")
 	if err != nil {
 		return nil, err
+	}
+	flags, err := featureFlags()
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range flags {
+		if _, set := ctx[k]; !set {
+			ctx[k] = v
+		}
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(out)})
 	cfg, err := config.Load(func(key string) any { return app.Node().TryGetContext(jsii.String(key)) })
@@ -141,7 +178,9 @@ func newTestApp(label string, ctx map[string]any, dir string) (*testApp, error) 
 	if err != nil {
 		return nil, err
 	}
-	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	if nag {
+		awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	}
 	ta := &testApp{label: label, app: app, cfg: cfg, d: d, stacks: map[string]awscdk.Stack{}, templates: map[string]assertions.Template{}, json: map[string]map[string]any{}}
 	all := []awscdk.Stack{d.Source.Stack}
 	for _, t := range d.Targets {

@@ -74,15 +74,20 @@ func suppressDeadLetterQueue(q awssqs.Queue, why string) {
 }
 
 // suppressSampleProject covers the sample project's defaults: CodeBuild's AWS-managed key
-// and the log-stream wildcard CDK grants on the project's own log group.
-func suppressSampleProject(project awscodebuild.Project, stack awscdk.Stack) {
+// and the log-stream wildcard CDK grants its service role on the project's own log group.
+func suppressSampleProject(project awscodebuild.Project, role awsiam.IRole, stack awscdk.Stack) {
 	suppress(project, "AwsSolutions-CB4",
 		"The sample project has no source, no artifacts and no cache; CodeBuild encrypts what it stores (logs, build metadata) with the AWS-managed key. "+
 			"A customer-managed key would add cost and key-policy management without protecting any data of this sample.")
-	// CDK grants on /aws/codebuild/<project name>, the name being a Ref to the project.
+	// CDK grants on /aws/codebuild/<project name>, the name being a Ref to the project. The
+	// partition is a literal under @aws-cdk/core:enablePartitionLiterals, else a reference.
 	projectRef := *stack.GetLogicalId(project.Node().DefaultChild().(awscdk.CfnElement))
-	logStreams := fmt.Sprintf("Resource::arn:<AWS::Partition>:logs:%s:%s:log-group:/aws/codebuild/<%s>:*", *stack.Region(), *stack.Account(), projectRef)
-	suppress(project, "AwsSolutions-IAM5",
+	partition := *stack.Partition()
+	if *awscdk.Token_IsUnresolved(partition) {
+		partition = "<AWS::Partition>"
+	}
+	logStreams := fmt.Sprintf("Resource::arn:%s:logs:%s:%s:log-group:/aws/codebuild/<%s>:*", partition, *stack.Region(), *stack.Account(), projectRef)
+	suppress(role, "AwsSolutions-IAM5",
 		"CodeBuild names each log stream after the build id, unknown in advance; the wildcard covers only the streams of this project's own log group.",
 		logStreams)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/infra/config"
 	"github.com/crossbuild/crossbuild/infra/statemachine"
+	"github.com/crossbuild/crossbuild/internal/assume"
 )
 
 // Token table layout (docs/reference.md).
@@ -50,15 +51,15 @@ const (
 
 // CodeBuild event vocabulary.
 const (
-	CodeBuildSource    = "aws.codebuild"
-	DetailStateChange  = "CodeBuild Build State Change"
-	DetailPhaseChange  = "CodeBuild Build Phase Change"
+	CodeBuildSource    = config.CodeBuildSource
+	DetailStateChange  = config.DetailStateChange
+	DetailPhaseChange  = config.DetailPhaseChange
 	assumeRoleSeconds  = 900 // lifetime of assumed-role sessions: one invocation needs minutes at most
 	claimLeaseSeconds  = 60  // longer than the callback's timeout, so a live claim is never taken over
 	stopConcurrency    = 16  // builds the canceller handles at once, well under CodeBuild's API rates
 	maxEnvironmentSize = 4096
 	// RunsBucketOutput names the source stack output holding the runs bucket's name.
-	RunsBucketOutput = "RunsBucketName"
+	RunsBucketOutput = config.RunsBucketOutput
 	// RunsPrefix holds each execution's items file and results (runs/<execution name>/...).
 	RunsPrefix = "runs/"
 	// runRetentionDays: how long an execution's items and results stay in the bucket.
@@ -67,7 +68,7 @@ const (
 
 // BuildStatuses are the values of detail.build-status the callback reacts to: progress and
 // all five terminal statuses.
-var BuildStatuses = []string{"IN_PROGRESS", "SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"}
+var BuildStatuses = config.BuildStatuses
 
 // Source is the source stack and the constructs its tests look at.
 type Source struct {
@@ -87,6 +88,7 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 	}
 	stack := awscdk.NewStack(scope, jsii.String(config.SourceStackName), &awscdk.StackProps{
 		Env:         env(cfg.SourceAccount, cfg.SourceRegion),
+		Tags:        stackTags(),
 		Description: jsii.String("crossbuild source: state machine, starter/callback/poller functions, token table, event bus"),
 	})
 	s := &Source{Stack: stack, Functions: map[string]awslambda.Function{}}
@@ -230,6 +232,7 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 				"ENV_MAPPING":                   cfg.EnvMappingJSON(),
 				"CONSTANT_ENV":                  cfg.ConstantEnvJSON(),
 				"CORRELATION_PREFIX":            cfg.CorrelationPrefix,
+				"ENV_NAMES_ALLOWED":             cfg.EnvNamesAllowedList(),
 				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
 				"RECORD_TTL_HOURS":              strconv.Itoa(cfg.RecordTTLHours),
 				"ASSUME_ROLE_SECONDS":           strconv.Itoa(assumeRoleSeconds),
@@ -562,32 +565,46 @@ func newEventBus(stack awscdk.Stack, cfg *config.Config) awsevents.EventBus {
 		Resources:  &[]*string{bus.EventBusArn()},
 		Conditions: &conditions,
 	}))
-	// Replay: every forwarded event is kept, so lost callbacks can be re-driven.
-	bus.Archive(jsii.String("Archive"), &awsevents.BaseArchiveProps{
-		Description:  jsii.String("crossbuild: CodeBuild events received from the target accounts"),
-		EventPattern: &awsevents.EventPattern{Source: jsii.Strings(CodeBuildSource)},
+	// Replay: the terminal events of the builds crossbuild started are kept, so lost
+	// completions can be re-driven. Every CodeBuild event carries the build's PLAINTEXT
+	// variables, so nothing else is kept (docs/security.md).
+	archive := bus.Archive(jsii.String("Archive"), &awsevents.BaseArchiveProps{
+		Description:  jsii.String("crossbuild: terminal CodeBuild events of the builds crossbuild started"),
+		EventPattern: ArchivePattern(),
 		Retention:    awscdk.Duration_Days(jsii.Number(30)),
 	})
+	// aws-cdk-lib renders "KmsKeyIdentifier": "" for an archive without a customer managed
+	// key (aws/aws-cdk#37847), which some Regions reject. Without the property EventBridge
+	// encrypts the archive with an AWS owned key, as it does every archive by default.
+	archive.Node().DefaultChild().(awsevents.CfnArchive).AddPropertyDeletionOverride(jsii.String("KmsKeyIdentifier"))
 	return bus
 }
 
-// CallbackPattern is the callback rule's event pattern: state and phase changes of the
-// configured projects in the configured accounts and Regions. Detail.$or keeps phase
-// changes (which have no build-status) while limiting state changes to known statuses.
-func CallbackPattern(cfg *config.Config) *awsevents.EventPattern {
+// TerminalStatuses are the build statuses that end a build.
+var TerminalStatuses = []string{"SUCCEEDED", "FAILED", "FAULT", "STOPPED", "TIMED_OUT"}
+
+// ArchivePattern keeps what a replay needs and no more: the terminal state changes of
+// builds whose initiator is a role session crossbuild names ("<role>/crossbuild-<execution>",
+// internal/assume.SessionName; the callback recognises its builds the same way). Progress
+// and phase changes only ever became heartbeats, and builds others start are none of
+// crossbuild's business, yet each event carries its build's PLAINTEXT variables.
+func ArchivePattern() *awsevents.EventPattern {
 	return &awsevents.EventPattern{
 		Source:     jsii.Strings(CodeBuildSource),
-		DetailType: jsii.Strings(DetailStateChange, DetailPhaseChange),
-		Account:    jsii.Strings(cfg.TargetAccounts()...),
-		Region:     jsii.Strings(cfg.TargetRegions()...),
+		DetailType: jsii.Strings(DetailStateChange),
 		Detail: &map[string]any{
-			"project-name": cfg.ProjectNames(),
-			"$or": []any{
-				map[string]any{"build-status": BuildStatuses},
-				map[string]any{"completed-phase": []any{map[string]any{"exists": true}}},
+			"build-status": TerminalStatuses,
+			"additional-information": map[string]any{
+				"initiator": []any{map[string]any{"wildcard": "*/" + assume.SessionPrefix + "*"}},
 			},
 		},
 	}
+}
+
+// CallbackPattern is the callback rule's event pattern (config.Config.CallbackPattern,
+// whose size the configuration checks against EventBridge's quota).
+func CallbackPattern(cfg *config.Config) *awsevents.EventPattern {
+	return eventPattern(cfg.CallbackPattern())
 }
 
 func (s *Source) addCallbackRule(cfg *config.Config) {

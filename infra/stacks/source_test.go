@@ -19,6 +19,8 @@ import (
 	"github.com/crossbuild/crossbuild/infra/config"
 	"github.com/crossbuild/crossbuild/infra/internal/cfn"
 	"github.com/crossbuild/crossbuild/infra/statemachine"
+	"github.com/crossbuild/crossbuild/internal/testfixtures"
+	"github.com/crossbuild/crossbuild/local/eventpattern"
 )
 
 // refs renders references as "<logicalId>" or "<logicalId>.<attribute>", and the
@@ -379,7 +381,7 @@ func TestStateMachineInvokesOnlyItsFunctions(t *testing.T) {
 	for _, st := range statements(t, accountsApp.json[config.SourceStackName]) {
 		if slices.Contains(st.actions, "lambda:InvokeFunction") {
 			found = true
-			if !slices.Equal(st.resources, want) {
+			if !sameSet(st.resources, want) {
 				t.Errorf("lambda:InvokeFunction on %v, want %v", st.resources, want)
 			}
 		}
@@ -585,10 +587,10 @@ func TestFunctionPermissions(t *testing.T) {
 						}
 					}
 				}
-				if strings.HasPrefix(firstOr(st.actions), "states:") && !slices.Equal(st.actions, tt.sendTask) {
+				if strings.HasPrefix(firstOr(st.actions), "states:") && !sameSet(st.actions, tt.sendTask) {
 					t.Errorf("states actions = %v, want %v", st.actions, tt.sendTask)
 				}
-				if strings.HasPrefix(firstOr(st.actions), "dynamodb:") && !slices.Equal(st.actions, tt.dynamodb) {
+				if strings.HasPrefix(firstOr(st.actions), "dynamodb:") && !sameSet(st.actions, tt.dynamodb) {
 					t.Errorf("dynamodb actions = %v, want %v", st.actions, tt.dynamodb)
 				}
 			}
@@ -601,6 +603,15 @@ func TestFunctionPermissions(t *testing.T) {
 	check(t, func() {
 		a.source().HasResourceProperties(str("AWS::StepFunctions::StateMachine"), &map[string]any{"StateMachineName": config.StateMachineName})
 	})
+}
+
+// sameSet compares actions or resources as IAM does, in any order (the recommended flag
+// @aws-cdk/aws-iam:minimizePolicies sorts them).
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 func firstOr(ss []string) string {
@@ -662,10 +673,38 @@ func TestArchive(t *testing.T) {
 	check(t, func() {
 		accountsApp.source().HasResourceProperties(str("AWS::Events::Archive"), &map[string]any{
 			"SourceArn":     map[string]any{"Fn::GetAtt": []any{busID, "Arn"}},
-			"EventPattern":  map[string]any{"source": []any{"aws.codebuild"}},
 			"RetentionDays": 30,
 		})
 	})
+	// The archive keeps the terminal events of crossbuild's builds only: every CodeBuild
+	// event carries the build's PLAINTEXT variables (docs/security.md).
+	_, archive := only(t, tpl, "AWS::Events::Archive")
+	raw, err := json.Marshal(archive["EventPattern"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern, err := eventpattern.Compile(raw)
+	if err != nil {
+		t.Fatalf("archive pattern %s: %v", raw, err)
+	}
+	for _, tc := range []struct {
+		fixture string
+		kept    bool
+	}{
+		{"state-succeeded", true}, {"state-failed", true}, {"state-fault", true},
+		{"state-stopped", true}, {"state-timed-out", true},
+		{"state-in-progress", false}, {"phase-build-completed", false},
+		{"phase-provisioning-completed", false}, {"state-succeeded-foreign", false},
+	} {
+		event, err := testfixtures.Raw(tc.fixture)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, err := pattern.Match(event)
+		if err != nil || ok != tc.kept {
+			t.Errorf("archive keeps %s: %v (%v), want %v", tc.fixture, ok, err, tc.kept)
+		}
+	}
 }
 
 func TestCallbackRule(t *testing.T) {
@@ -933,7 +972,8 @@ func TestDistributedMapPermissions(t *testing.T) {
 		smRole: {
 			{[]string{"states:StartExecution"}, []string{smARN}},
 			{[]string{"states:DescribeExecution", "states:StopExecution"}, []string{fmt.Sprintf("arn:aws:states:%s:%s:execution:%s/*", srcRegion, srcAccount, config.StateMachineName)}},
-			{[]string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, []string{bucket + ".Arn/runs/*"}},
+			// Sorted, as @aws-cdk/aws-iam:minimizePolicies renders them.
+			{[]string{"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"}, []string{bucket + ".Arn/runs/*"}},
 		},
 		planner: {
 			{[]string{"s3:GetObject"}, []string{bucket + ".Arn/*"}},

@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -38,7 +39,8 @@ type Target struct {
 func NewTargetStack(scope constructs.Construct, cfg *config.Config, t config.Target) *Target {
 	stack := awscdk.NewStack(scope, jsii.String(t.StackName()), &awscdk.StackProps{
 		Env:         env(t.Account, t.Region),
-		Description: jsii.String("crossbuild target: role for the starter, CodeBuild event forwarding" + sampleNote(t)),
+		Tags:        stackTags(),
+		Description: jsii.String("crossbuild target: CodeBuild event forwarding" + roleNote(cfg, t) + sampleNote(t)),
 	})
 	out := &Target{Stack: stack, Config: t}
 	if t.OwnsRole {
@@ -59,6 +61,16 @@ func NewTargetStack(scope constructs.Construct, cfg *config.Config, t config.Tar
 		}),
 	}, "")
 	return out
+}
+
+// roleNote says in the stack's description whether it holds the account's target role, so
+// the console shows which stack must be deployed when the account's projects change.
+func roleNote(cfg *config.Config, t config.Target) string {
+	if !t.OwnsRole {
+		owner := config.Target{Account: t.Account, Region: cfg.RoleRegions[t.Account]}
+		return ", the account's target role is in " + owner.StackName()
+	}
+	return ", the account's target role " + cfg.TargetRoleName + " (for its projects in every Region)"
 }
 
 func sampleNote(t config.Target) string {
@@ -104,7 +116,18 @@ func newTargetRole(stack awscdk.Stack, cfg *config.Config, account string) awsia
 }
 
 // newSampleProject creates the walkthrough's project: no source, prints its environment.
+// Its service role trusts CodeBuild only on behalf of this project in this account (the
+// CodeBuild User Guide, "Cross-service confused deputy prevention"); the ARN is built from
+// the name, since the project refers to the role.
 func newSampleProject(stack awscdk.Stack, name string) awscodebuild.Project {
+	projectARN := fmt.Sprintf("arn:%s:codebuild:%s:%s:project/%s", *stack.Partition(), *stack.Region(), *stack.Account(), name)
+	role := awsiam.NewRole(stack, jsii.String("SampleProjectRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewServicePrincipal(jsii.String("codebuild.amazonaws.com"), nil), &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": *stack.Account()},
+			"ArnEquals":    map[string]any{"aws:SourceArn": projectARN},
+		}),
+		Description: jsii.String("crossbuild sample: service role of " + name),
+	})
 	logs := awslogs.NewLogGroup(stack, jsii.String("SampleProjectLogs"), &awslogs.LogGroupProps{
 		LogGroupName: jsii.String("/aws/codebuild/" + name),
 		Retention:    awslogs.RetentionDays_ONE_MONTH,
@@ -127,34 +150,37 @@ func newSampleProject(stack awscdk.Stack, name string) awscodebuild.Project {
 		Logging: &awscodebuild.LoggingOptions{
 			CloudWatch: &awscodebuild.CloudWatchLoggingOptions{LogGroup: logs},
 		},
+		Role: role,
 		// The sample produces no test reports.
 		GrantReportGroupPermissions: jsii.Bool(false),
 	})
-	suppressSampleProject(project, stack)
+	suppressSampleProject(project, role, stack)
 	return project
 }
 
-// ForwardPattern matches state and phase changes of the configured projects of one target.
+// ForwardPattern matches state and phase changes of the configured projects of one target
+// (config.Target.ForwardPattern).
 func ForwardPattern(t config.Target) *awsevents.EventPattern {
-	return &awsevents.EventPattern{
-		Source:     jsii.Strings(CodeBuildSource),
-		DetailType: jsii.Strings(DetailStateChange, DetailPhaseChange),
-		Detail:     &map[string]any{"project-name": t.Projects},
-	}
+	return eventPattern(t.ForwardPattern())
 }
 
 // newForwardRule forwards the projects' events from the default bus to the source bus.
 // Cross-account bus targets take the event as it is (no input transformer) and need a
-// role allowed to put events on that bus only.
+// role allowed to put events on that bus only. The role trusts EventBridge only for this
+// rule: the rule has a fixed name, so its ARN is known without referring to the rule,
+// whose target refers to the role.
 func newForwardRule(stack awscdk.Stack, cfg *config.Config, t config.Target, dlq awssqs.IQueue) awsevents.Rule {
+	ruleARN := fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", cfg.Partition, t.Region, t.Account, config.ForwardRuleName)
 	role := awsiam.NewRole(stack, jsii.String("ForwardRole"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewPrincipalWithConditions(awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil), &map[string]any{
 			"StringEquals": map[string]any{"aws:SourceAccount": t.Account},
+			"ArnEquals":    map[string]any{"aws:SourceArn": ruleARN},
 		}),
 		Description: jsii.String("crossbuild: lets EventBridge put CodeBuild events on the source account's bus"),
 	})
 	rule := awsevents.NewRule(stack, jsii.String("ForwardRule"), &awsevents.RuleProps{
-		Description:  jsii.String("crossbuild: forward CodeBuild state and phase changes of " + strings.Join(t.Projects, ", ") + " to the source bus"),
+		RuleName:     jsii.String(config.ForwardRuleName),
+		Description:  jsii.String(forwardDescription(t.Projects)),
 		EventPattern: ForwardPattern(t),
 	})
 	bus := awsevents.EventBus_FromEventBusArn(stack, jsii.String("SourceBus"), jsii.String(cfg.EventBusARN()))
@@ -182,4 +208,18 @@ func newDeadLetterQueue(stack awscdk.Stack, id, whyNoDLQ string) awssqs.Queue {
 		suppressDeadLetterQueue(q, whyNoDLQ)
 	}
 	return q
+}
+
+// maxRuleDescription is EventBridge's limit on a rule's description (PutRule, Description:
+// at most 512 characters).
+const maxRuleDescription = 512
+
+// forwardDescription names the forwarded projects while they fit in a rule description, and
+// counts them when they do not: the event pattern, not the description, is what matters.
+func forwardDescription(projects []string) string {
+	d := "crossbuild: forward CodeBuild state and phase changes of " + strings.Join(projects, ", ") + " to the source bus"
+	if len(d) <= maxRuleDescription {
+		return d
+	}
+	return fmt.Sprintf("crossbuild: forward CodeBuild state and phase changes of the %d configured projects to the source bus", len(projects))
 }

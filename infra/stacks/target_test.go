@@ -1,7 +1,9 @@
 package stacks
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
@@ -11,8 +13,9 @@ import (
 )
 
 // TestTargetRole: one role per account (IAM is global), in the stack of the account's
-// first Region, trusting only the starter and poller roles with the ExternalId, and
-// allowed only the three CodeBuild actions on the configured projects of every Region.
+// configured role Region (here not its first one), trusting only the source functions'
+// roles with the ExternalId, and allowed only the CodeBuild actions on the configured
+// projects of every Region.
 func TestTargetRole(t *testing.T) {
 	a := accountsApp
 	tests := []struct {
@@ -20,11 +23,11 @@ func TestTargetRole(t *testing.T) {
 		owns     bool
 		projects []string
 	}{
-		{"crossbuild-target-222222222222-eu-west-1", true, []string{
+		{"crossbuild-target-222222222222-eu-west-1", false, nil},
+		{"crossbuild-target-222222222222-us-east-1", true, []string{
 			"arn:aws:codebuild:eu-west-1:222222222222:project/sample-codebuild-project",
 			"arn:aws:codebuild:us-east-1:222222222222:project/sample-codebuild-project",
 		}},
-		{"crossbuild-target-222222222222-us-east-1", false, nil},
 		{"crossbuild-target-333333333333-us-east-1", true, []string{
 			"arn:aws:codebuild:us-east-1:333333333333:project/nightly",
 			"arn:aws:codebuild:us-east-1:333333333333:project/sample-codebuild-project",
@@ -65,10 +68,10 @@ func TestTargetRole(t *testing.T) {
 			if len(perms) != 1 {
 				t.Fatalf("role statements = %v", perms)
 			}
-			if want := []string{"codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild", "codebuild:ListBuildsForProject"}; !slices.Equal(perms[0].actions, want) {
+			if want := []string{"codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild", "codebuild:ListBuildsForProject"}; !sameSet(perms[0].actions, want) {
 				t.Errorf("actions = %v, want %v", perms[0].actions, want)
 			}
-			if !slices.Equal(perms[0].resources, tt.projects) {
+			if !sameSet(perms[0].resources, tt.projects) {
 				t.Errorf("resources = %v, want %v", perms[0].resources, tt.projects)
 			}
 		})
@@ -158,5 +161,26 @@ func testForwardRule(t *testing.T, tpl map[string]any, target *Target, busARN st
 		if !slices.Equal(st.principals, []string{"Service:events.amazonaws.com"}) {
 			t.Errorf("forward role trusts %v", st.principals)
 		}
+	}
+}
+
+// TestForwardDescriptionFits: a forwarding rule's description stays within EventBridge's
+// 512 characters however many projects the account has.
+func TestForwardDescriptionFits(t *testing.T) {
+	few := forwardDescription([]string{"app", "web"})
+	if !strings.Contains(few, "app, web") {
+		t.Errorf("a short list is named: %q", few)
+	}
+	var many []string
+	for i := range 60 {
+		many = append(many, fmt.Sprintf("project-with-a-long-name-%02d", i))
+	}
+	d := forwardDescription(many)
+	if len(d) > maxRuleDescription || !strings.Contains(d, "60 configured projects") {
+		t.Errorf("%d characters: %q", len(d), d)
+	}
+	exact := []string{strings.Repeat("p", maxRuleDescription-len(forwardDescription([]string{""})))}
+	if got := forwardDescription(exact); len(got) != maxRuleDescription || !strings.Contains(got, exact[0]) {
+		t.Errorf("a list that fits exactly is named (%d characters)", len(got))
 	}
 }

@@ -91,8 +91,11 @@ func (r *Roles) entry(roleARN, sessionName string) *aws.CredentialsCache {
 
 var sessionUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
 
-// sessionPrefix starts every session name crossbuild uses; IsCrossbuildSession relies on it.
-const sessionPrefix = "crossbuild"
+// SessionPrefix starts every session name crossbuild uses; IsCrossbuildSession relies on
+// it, and so does the source bus archive's pattern (infra/stacks).
+const SessionPrefix = "crossbuild"
+
+const sessionPrefix = SessionPrefix
 
 // maxSessionName is STS's limit on a role session name.
 const maxSessionName = 64

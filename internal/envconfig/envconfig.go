@@ -78,6 +78,17 @@ func (r *Reader) List(name string) []string {
 	return out
 }
 
+// OptionalList returns an optional comma-separated list; unset or empty is nil.
+func (r *Reader) OptionalList(name string) []string {
+	var out []string
+	for _, p := range strings.Split(r.StringOr(name, ""), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // Int returns an optional whole number within [min, max].
 func (r *Reader) Int(name string, def, min, max int) int {
 	v, ok := r.lookup(name)

@@ -143,12 +143,35 @@ func (m Mapping) Validate() error {
 	return nil
 }
 
+// CheckNames checks the variable names the mapping renames target keys to against a name
+// policy, so a deployment whose mapping could never be used fails at start, naming the key.
+func (m Mapping) CheckNames(p NamePolicy) error {
+	for _, k := range sortedKeys(m.Rename) {
+		if rule := p.Check(m.Rename[k]); rule != "" {
+			return fmt.Errorf("mapping of %q: variable name %q %s", k, m.Rename[k], rule)
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
 // Parser parses targets with one mapping and reserved correlation prefix.
 type Parser struct {
 	Mapping Mapping
 	// ReservedPrefix is the prefix of the correlation variables the starter adds itself;
 	// a target may not set variables with it.
 	ReservedPrefix string
+	// Names decides which variable names a target may set; the zero value applies the
+	// default deny-list. The deployment's constants are not subject to it.
+	Names NamePolicy
 }
 
 // Parse validates raw (one target object) found at position index of the input.
@@ -365,7 +388,7 @@ func (p Parser) checkName(name string) string {
 	if p.ReservedPrefix != "" && strings.HasPrefix(name, p.ReservedPrefix) {
 		return fmt.Sprintf("must not start with %s, which is reserved for correlation variables", p.ReservedPrefix)
 	}
-	return ""
+	return p.Names.Check(name)
 }
 
 func checkEnvName(name string) string {

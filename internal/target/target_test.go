@@ -256,3 +256,96 @@ func FuzzParseTarget(f *testing.F) {
 		}
 	})
 }
+
+func TestNamePolicy(t *testing.T) {
+	for _, tc := range loadCases[struct {
+		Name     string
+		Allow    []string
+		Variable string
+		OK       bool
+		Rule     string
+	}](t, "names.json") {
+		t.Run(tc.Name, func(t *testing.T) {
+			policy, err := NewNamePolicy(tc.Allow, "CROSSBUILD_")
+			if err != nil {
+				t.Fatalf("NewNamePolicy(%v): %v", tc.Allow, err)
+			}
+			if rule := policy.Check(tc.Variable); (rule == "") != tc.OK || !strings.Contains(rule, tc.Rule) {
+				t.Fatalf("Check(%q) = %q, want ok=%v and a rule mentioning %q", tc.Variable, rule, tc.OK, tc.Rule)
+			}
+			// The starter refuses the name whichever way a target sets it, naming the variable.
+			p := Parser{Mapping: DefaultMapping(), ReservedPrefix: "CROSSBUILD_", Names: policy}
+			base := `{"arn":"arn:aws:iam::222222222222:role/r","region":"eu-west-1","codeBuildProject":"pp"`
+			for _, raw := range []string{
+				base + `,"` + tc.Variable + `":"v"}`,
+				base + `,"environmentVariables":[{"name":"` + tc.Variable + `","value":"v"}]}`,
+			} {
+				_, err := p.Parse([]byte(raw), 2)
+				if tc.OK {
+					if err != nil {
+						t.Errorf("Parse(%s): %v", raw, err)
+					}
+					continue
+				}
+				var it *failure.InvalidTarget
+				if !errors.As(err, &it) || !strings.Contains(it.Rule, `"`+tc.Variable+`"`) || !strings.Contains(it.Rule, tc.Rule) {
+					t.Errorf("Parse(%s) = %v, want InvalidTarget naming %s", raw, err, tc.Variable)
+				}
+			}
+		})
+	}
+}
+
+func TestNewNamePolicy(t *testing.T) {
+	for _, tc := range loadCases[struct {
+		Name  string
+		Allow []string
+		Error string
+	}](t, "names-config.json") {
+		t.Run(tc.Name, func(t *testing.T) {
+			p, err := NewNamePolicy(tc.Allow, "CROSSBUILD_")
+			if tc.Error == "" {
+				if err != nil {
+					t.Fatalf("NewNamePolicy: %v", err)
+				}
+				if !reflect.DeepEqual(p.Entries(), tc.Allow) && len(tc.Allow) > 0 {
+					t.Errorf("entries = %v", p.Entries())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.Error) {
+				t.Fatalf("NewNamePolicy(%v) = %v, want an error mentioning %q", tc.Allow, err, tc.Error)
+			}
+		})
+	}
+}
+
+func TestMappingCheckNames(t *testing.T) {
+	if err := DefaultMapping().CheckNames(NamePolicy{}); err != nil {
+		t.Fatalf("default mapping: %v", err)
+	}
+	m := Mapping{Rename: map[string]string{"Opts": "NODE_OPTIONS"}}
+	if err := m.CheckNames(NamePolicy{}); err == nil || !strings.Contains(err.Error(), `"Opts"`) {
+		t.Fatalf("want the key named, got %v", err)
+	}
+	allowed, err := NewNamePolicy([]string{"NODE_OPTIONS"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CheckNames(allowed); err != nil {
+		t.Fatalf("allowed by name: %v", err)
+	}
+}
+
+// Every entry of the deny-list is documented in docs/security.md.
+func TestDeniedNamesDocumented(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range DeniedNames() {
+		if !strings.Contains(string(raw), "`"+n+"`") {
+			t.Errorf("docs/security.md does not list %s", n)
+		}
+	}
+}

@@ -84,6 +84,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = s.listBuildsForProject(caller, body)
 	case "BatchGetProjects":
 		out, err = s.batchGetProjects(caller, body)
+	case "DeleteProject":
+		out, err = s.deleteProject(caller, body)
 	default:
 		localaws.WriteJSONError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %s is not emulated by the local CodeBuild", op))
 		return
@@ -451,6 +453,31 @@ func (s *Service) batchGetProjects(c localaws.Caller, body []byte) (any, error) 
 		}
 	}
 	return out, nil
+}
+
+type deleteProjectInput struct {
+	Name string `json:"name"`
+}
+
+// deleteProject removes a project of the caller's account and Region (by name or ARN); its
+// builds stay readable, as in CodeBuild. Deleting a project that does not exist succeeds:
+// DeleteProject documents no not-found error.
+func (s *Service) deleteProject(c localaws.Caller, body []byte) (any, error) {
+	var in deleteProjectInput
+	if _, err := decode(body, "DeleteProject", &in, "name"); err != nil {
+		return nil, err
+	}
+	name := in.Name
+	if a, ok := parseARN(name); ok && a.kind == "project" && a.account == c.Account && a.region == c.Region {
+		name = a.id
+	}
+	if name == "" {
+		return nil, validation("Value at 'name' failed to satisfy constraint: Member must not be null")
+	}
+	s.mu.Lock()
+	delete(s.projects, projectKey{c.Account, c.Region, name})
+	s.mu.Unlock()
+	return struct{}{}, nil
 }
 
 func deref(s *string) string {

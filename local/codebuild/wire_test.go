@@ -464,6 +464,25 @@ func TestBatchGetProjects(t *testing.T) {
 	}
 }
 
+// DeleteProject removes a project of the caller's account by name or ARN; deleting one that
+// does not exist succeeds.
+func TestDeleteProject(t *testing.T) {
+	w := newWorld(t, Options{})
+	ctx := context.Background()
+	for _, name := range []string{sampleProject, "arn:aws:codebuild:eu-west-1:222222222222:project/sleeper", "never-was"} {
+		if _, err := w.starter().DeleteProject(ctx, &codebuild.DeleteProjectInput{Name: aws.String(name)}); err != nil {
+			t.Fatalf("DeleteProject(%s): %v", name, err)
+		}
+	}
+	got, err := w.starter().BatchGetProjects(ctx, &codebuild.BatchGetProjectsInput{Names: []string{sampleProject, "sleeper"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Projects) != 0 || len(got.ProjectsNotFound) != 2 {
+		t.Fatalf("after DeleteProject: projects %+v notFound %v", got.Projects, got.ProjectsNotFound)
+	}
+}
+
 // Close kills running builds, removes their folders and keeps their logs.
 func TestCloseStopsBuildsAndCleansUp(t *testing.T) {
 	work, logs := t.TempDir(), t.TempDir()

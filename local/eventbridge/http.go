@@ -65,7 +65,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveDescribeEventBus(w, caller, in)
 		}
 	default:
-		localaws.WriteJSONError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %q is not emulated", op))
+		if !s.serveControl(w, caller, op, dec) {
+			localaws.WriteJSONError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %q is not emulated", op))
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package localaws
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 )
 
@@ -65,4 +66,33 @@ func WriteRESTXMLError(w http.ResponseWriter, r *http.Request, status int, code,
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
 	_ = xml.NewEncoder(w).Encode(body{Code: code, Message: message, RequestID: id})
+}
+
+// maxQueryBody bounds a query-protocol request body.
+const maxQueryBody = 1 << 20
+
+// QueryRequest reads a query-protocol request (STS, IAM, CloudFormation): its signed caller
+// and its form, and checks its Action and Version against version. When it returns false it
+// has written the error the service would answer with.
+func QueryRequest(w http.ResponseWriter, r *http.Request, version string) (Caller, string, bool) {
+	caller, ok := CallerFrom(r.Context())
+	if !ok {
+		WriteQueryError(w, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token (serve it through localaws.Router)")
+		return Caller{}, "", false
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxQueryBody)
+	if err := r.ParseForm(); err != nil {
+		WriteQueryError(w, http.StatusBadRequest, "MalformedQueryString", err.Error())
+		return Caller{}, "", false
+	}
+	action := r.Form.Get("Action")
+	switch {
+	case action == "":
+		WriteQueryError(w, http.StatusBadRequest, "MissingAction", "Missing Action")
+		return Caller{}, "", false
+	case r.Form.Get("Version") != version:
+		WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, r.Form.Get("Version")))
+		return Caller{}, "", false
+	}
+	return caller, action, true
 }

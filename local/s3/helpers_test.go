@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossbuild/crossbuild/local/iam"
+	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
 

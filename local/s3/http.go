@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/crossbuild/crossbuild/local/iam"
+	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/crossbuild/crossbuild/local/iam"
+	"github.com/crossbuild/crossbuild/internal/iam"
 )
 
 // Bucket is a bucket and what the deployer knows of it.

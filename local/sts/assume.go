@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crossbuild/crossbuild/local/iam"
+	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
 

@@ -25,6 +25,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,7 +34,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crossbuild/crossbuild/local/iam"
+	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
 
@@ -54,6 +55,8 @@ type Role struct {
 	Account string // defaults to the ARN's account
 	Name    string // defaults to the ARN's role name
 	Trust   *iam.Policy
+	// TrustDocument is the trust policy's text, as IAM's GetRole returns it.
+	TrustDocument json.RawMessage
 	// MaxSession is the role's MaxSessionDuration: 1 to 12 hours, default 1 hour.
 	MaxSession time.Duration
 	// OrgID is the AWS Organization of the role's account, carried by its sessions.
@@ -135,6 +138,38 @@ func (s *Service) AddRole(r Role) error {
 	return nil
 }
 
+// RoleByName returns the role of an account with a name (IAM role names are unique per
+// account, whatever the path).
+func (s *Service) RoleByName(account, name string) (Role, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.roles {
+		if r.Account == account && r.Name == name {
+			return r.Role, true
+		}
+	}
+	return Role{}, false
+}
+
+// SetTrust replaces a role's trust policy, as IAM's UpdateAssumeRolePolicy does.
+func (s *Service) SetTrust(arn string, doc json.RawMessage) error {
+	trust, err := iam.Parse(doc)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.roles[arn]
+	if !ok {
+		return fmt.Errorf("sts: role %s does not exist", arn)
+	}
+	// A new entry rather than a change in place: AssumeRole reads a role after the lock.
+	next := *r
+	next.Trust, next.TrustDocument = trust, append(json.RawMessage(nil), doc...)
+	s.roles[arn] = &next
+	return nil
+}
+
 func (s *Service) role(arn string) (*role, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -155,23 +190,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		localaws.WriteQueryError(w, http.StatusMethodNotAllowed, "InvalidAction", "STS accepts GET and POST requests only")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		localaws.WriteQueryError(w, http.StatusBadRequest, "MalformedQueryString", err.Error())
-		return
-	}
-	caller, ok := localaws.CallerFrom(r.Context())
+	caller, action, ok := localaws.QueryRequest(w, r, APIVersion)
 	if !ok {
-		localaws.WriteQueryError(w, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token (serve STS through localaws.Router)")
-		return
-	}
-	action, version := r.Form.Get("Action"), r.Form.Get("Version")
-	if action == "" {
-		localaws.WriteQueryError(w, http.StatusBadRequest, "MissingAction", "Missing Action")
-		return
-	}
-	if version != APIVersion {
-		localaws.WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, version))
 		return
 	}
 	switch action {
@@ -180,7 +200,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "GetCallerIdentity":
 		s.getCallerIdentity(w, caller)
 	default:
-		localaws.WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, version))
+		localaws.WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, APIVersion))
 	}
 }
 

@@ -25,7 +25,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/failure"
-	"github.com/crossbuild/crossbuild/local/iam"
+	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
 

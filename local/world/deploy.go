@@ -17,13 +17,14 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/cfn"
 	"github.com/crossbuild/crossbuild/local/codebuild"
 	"github.com/crossbuild/crossbuild/local/eventbridge"
-	"github.com/crossbuild/crossbuild/local/iam"
 	"github.com/crossbuild/crossbuild/local/lambda"
 	"github.com/crossbuild/crossbuild/local/localaws"
 	"github.com/crossbuild/crossbuild/local/s3"
+	"github.com/crossbuild/crossbuild/local/sqs"
 	"github.com/crossbuild/crossbuild/local/sts"
 )
 
@@ -112,6 +113,21 @@ func (d *deployer) deploy(ctx context.Context) error {
 			}
 		}
 	}
+	// Queues are not emulated; their messages are the EventBridge stand-in's dead letters,
+	// whose depth the SQS stand-in reports.
+	for _, s := range d.w.Stacks {
+		for _, id := range s.ResourcesOfType("AWS::SQS::Queue") {
+			name, err := s.PhysicalName(id)
+			if err != nil {
+				return fmt.Errorf("deploy %s/%s: %w", s.Name, id, err)
+			}
+			arn, err := s.GetAtt(id, "Arn")
+			if err != nil {
+				return fmt.Errorf("deploy %s/%s: %w", s.Name, id, err)
+			}
+			d.w.SQS.AddQueue(sqs.Queue{ARN: arn, Name: name, Account: s.Account, Region: s.Region})
+		}
+	}
 	d.w.STS.IdentityPolicies = func(roleARN string) []*iam.Policy { return d.rolePolicies[roleARN] }
 	d.w.S3.SetIdentityPolicies(d.s3IdentityPolicies)
 	return nil
@@ -173,7 +189,7 @@ func (d *deployer) role(_ context.Context, s *cfn.Stack, id string) error {
 		}
 		d.rolePolicies[arn] = append(d.rolePolicies[arn], doc)
 	}
-	return d.w.STS.AddRole(sts.Role{ARN: arn, Account: s.Account, Trust: trust,
+	return d.w.STS.AddRole(sts.Role{ARN: arn, Account: s.Account, Trust: trust, TrustDocument: p.AssumeRolePolicyDocument,
 		MaxSession: time.Duration(p.MaxSessionDuration) * time.Second})
 }
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"regexp"
 
+	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/asl"
-	"github.com/crossbuild/crossbuild/local/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 	"github.com/crossbuild/crossbuild/local/s3"
 )

@@ -28,13 +28,16 @@ import (
 
 	"github.com/crossbuild/crossbuild/local/asl"
 	"github.com/crossbuild/crossbuild/local/cfn"
+	"github.com/crossbuild/crossbuild/local/cfnapi"
 	"github.com/crossbuild/crossbuild/local/codebuild"
 	"github.com/crossbuild/crossbuild/local/dynalite"
 	"github.com/crossbuild/crossbuild/local/eventbridge"
+	"github.com/crossbuild/crossbuild/local/iamapi"
 	"github.com/crossbuild/crossbuild/local/lambda"
 	"github.com/crossbuild/crossbuild/local/localaws"
 	"github.com/crossbuild/crossbuild/local/s3"
 	"github.com/crossbuild/crossbuild/local/sfnapi"
+	"github.com/crossbuild/crossbuild/local/sqs"
 	"github.com/crossbuild/crossbuild/local/sts"
 	"github.com/crossbuild/crossbuild/local/xray"
 )
@@ -91,7 +94,8 @@ type World struct {
 	Lambda    *lambda.Service
 	Events    *eventbridge.Service
 	CodeBuild *codebuild.Service
-	S3        *s3.Service // the templates' buckets; an SDK client with w.Operator credentials reads them
+	S3        *s3.Service  // the templates' buckets; an SDK client with w.Operator credentials reads them
+	SQS       *sqs.Service // the templates' queues, as far as their depth
 	Engine    *asl.Engine
 	SFN       *sfnapi.Handler
 	Stacks    []*cfn.Stack
@@ -235,6 +239,13 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 
 	w.S3 = s3.New(s3.Options{Logger: w.log.With("service", "s3")})
 	handle("s3", w.S3)
+
+	// What an operator's preflight reads (and a test changes): roles' trust policies,
+	// stacks' outputs, the dead-letter queues' depth.
+	handle("iam", &iamapi.Handler{Roles: w.STS, Created: time.Now()})
+	handle("cloudformation", &cfnapi.Handler{Stacks: w.Stacks, Created: time.Now()})
+	w.SQS = sqs.New(w.Endpoint, func(arn string) int { return len(w.Events.DeadLetters(arn)) })
+	handle("sqs", w.SQS)
 
 	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{svc: w.Lambda, trace: w.traceHeader}, TimeScale: opts.TimeScale,
 		Objects: objectStore{s3: w.S3}})

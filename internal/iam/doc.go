@@ -1,6 +1,7 @@
 // Package iam parses IAM policy documents and decides requests against them the way AWS
-// does, for crossbuild's local stand-ins: role trust policies (STS), resource-based
-// policies such as an event bus's, and identity-based policies.
+// does: role trust policies (STS), resource-based policies such as an event bus's, and
+// identity-based policies. The local stand-ins decide requests with it, and `crossbuild
+// doctor` uses the same evaluator to check a deployment's trust and bus policies.
 //
 // Documents are read as CloudFormation templates carry them after intrinsic functions are
 // resolved: plain JSON, Statement an object or a list, element values a string or a list.
