@@ -63,6 +63,13 @@ FORCE:
 demo: tools build build-local synth ## run the whole system end to end on local stand-ins for AWS (INPUT=file for your own input)
 	go run ./local/cmd/crossbuild-local -assembly cdk.out -functions $(LOCAL_DIST) $(if $(INPUT),-input $(INPUT))
 
+# serve runs the binary itself, not `go run`, so Ctrl-C and SIGTERM reach it and it stops
+# everything it started.
+.PHONY: serve
+serve: tools build build-local synth ## keep the app running on local stand-ins; prints exports for the AWS CLI, SDKs and crossbuild (Ctrl-C stops it)
+	go build -o $(LOCAL_DIST)/bin/crossbuild-local ./local/cmd/crossbuild-local
+	exec $(LOCAL_DIST)/bin/crossbuild-local serve -assembly cdk.out -functions $(LOCAL_DIST)
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -135,6 +142,11 @@ faults: tools build-local synth ## the fault matrix (docs/reliability.md): every
 .PHONY: bench
 bench: ## run the hot-path benchmarks
 	go test -run '^$$' -bench . -benchmem -count 5 ./functions/starter ./functions/callback
+
+# BENCH_FLAGS narrows the matrix, e.g. BENCH_FLAGS="-lengths 1,10 -targets 1,10 -repeats 1".
+.PHONY: bench-e2e
+bench-e2e: tools build-local synth ## event completion, polling, the fallback and the original pattern side by side on the local runtime: writes docs/performance/
+	go run ./local/cmd/crossbuild-bench -assembly cdk.out -functions $(LOCAL_DIST) -out docs/performance $(BENCH_FLAGS)
 
 .PHONY: clean
 clean: ## remove build outputs

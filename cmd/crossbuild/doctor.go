@@ -29,16 +29,15 @@ import (
 const defaultTargetRole = "cdk-hnb659fds-lookup-role-{account}-{region}"
 
 type doctorFlags struct {
-	profile, region, endpoint string
-	contextFile               string
-	context                   []string
-	targetProfiles            []string
-	targetRole                string
-	sameCredentials           bool
-	timeout                   time.Duration
+	contextFile     string
+	context         []string
+	targetProfiles  []string
+	targetRole      string
+	sameCredentials bool
+	timeout         time.Duration
 }
 
-func newDoctorCommand() *cobra.Command {
+func newDoctorCommand(s *session) *cobra.Command {
 	var f doctorFlags
 	cmd := &cobra.Command{
 		Use:   "doctor",
@@ -51,14 +50,12 @@ and exits non-zero when any check fails. It changes nothing.
 The configuration is the CDK context the stacks were deployed with (--context-file, and
 --context key=value as with cdk -c). The source account is read with --profile; each target
 account through the CDK bootstrap's lookup role (--target-role), a profile of its own
-(--target-profile ACCOUNT=PROFILE), or the same credentials (--same-credentials).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runDoctor(cmd, f) },
+(--target-profile ACCOUNT=PROFILE), or the same credentials (--same-credentials).
+--region defaults to crossbuild:sourceRegion here.`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDoctor(cmd, s, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.profile, "profile", "", "AWS profile of the source account (default: the SDK's default chain)")
-	fl.StringVar(&f.region, "region", "", "source Region (default: crossbuild:sourceRegion)")
-	fl.StringVar(&f.endpoint, "endpoint-url", "", "send every request to this endpoint (a local runtime)")
 	fl.StringVar(&f.contextFile, "context-file", filepath.Join("infra", "cdk.json"), "cdk.json (its \"context\") or a context file")
 	fl.StringArrayVar(&f.context, "context", nil, "a context value, key=value, as cdk -c (repeatable)")
 	fl.StringArrayVar(&f.targetProfiles, "target-profile", nil, "ACCOUNT=PROFILE: read that target account with its own profile (repeatable)")
@@ -68,26 +65,27 @@ account through the CDK bootstrap's lookup role (--target-role), a profile of it
 	return cmd
 }
 
-func runDoctor(cmd *cobra.Command, f doctorFlags) error {
+func runDoctor(cmd *cobra.Command, s *session, f doctorFlags) error {
 	cfg, err := loadContext(f.contextFile, f.context)
 	if err != nil {
-		return err
+		return &usageError{err: err, cmd: cmd.CommandPath()}
 	}
 	profiles := map[string]string{}
 	for _, tp := range f.targetProfiles {
 		account, profile, ok := strings.Cut(tp, "=")
 		if !ok || account == "" || profile == "" {
-			return fmt.Errorf("--target-profile %q: want ACCOUNT=PROFILE", tp)
+			return &usageError{err: fmt.Errorf("--target-profile %q: want ACCOUNT=PROFILE", tp), cmd: cmd.CommandPath()}
 		}
 		profiles[account] = profile
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 	defer cancel()
-	region := f.region
+	region := s.flags.region
 	if region == "" {
 		region = cfg.SourceRegion
 	}
-	source, err := awsConfig(ctx, f.profile, region, f.endpoint)
+	endpoint := s.endpoint()
+	source, err := awsConfig(ctx, s.flags.profile, region, endpoint)
 	if err != nil {
 		return err
 	}
@@ -98,7 +96,7 @@ func runDoctor(cmd *cobra.Command, f doctorFlags) error {
 			var tc aws.Config
 			switch profile, ok := profiles[account]; {
 			case ok:
-				if tc, err = awsConfig(ctx, profile, region, f.endpoint); err != nil {
+				if tc, err = awsConfig(ctx, profile, region, endpoint); err != nil {
 					return doctor.Target{}, err
 				}
 			case f.sameCredentials:
@@ -121,7 +119,7 @@ func runDoctor(cmd *cobra.Command, f doctorFlags) error {
 		AccessFix: "let the doctor read the account: bootstrap it with --trust <source account> (the CDK lookup role), or pass --target-profile ACCOUNT=PROFILE",
 	}
 	if failed := doctor.Write(cmd.OutOrStdout(), d.Run(ctx)); failed > 0 {
-		return &exitError{fmt.Sprintf("%d checks failed", failed)}
+		return &exitError{msg: fmt.Sprintf("%d checks failed", failed), code: exitFailed}
 	}
 	return nil
 }
@@ -133,7 +131,7 @@ func awsConfig(ctx context.Context, profile, region, endpoint string) (aws.Confi
 	}
 	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("AWS configuration (profile %q): %w", profile, err)
+		return aws.Config{}, &CredentialsError{Err: fmt.Errorf("profile %q: %w", profile, err)}
 	}
 	if endpoint != "" {
 		c.BaseEndpoint = aws.String(endpoint)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/awserr"
+	"github.com/crossbuild/crossbuild/internal/buildtrace"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
 	"github.com/crossbuild/crossbuild/internal/metrics"
@@ -129,6 +130,13 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		h.Metrics.Count(metrics.EventRejected)
 		log.Warn("event contradicts the record", "recordAccount", rec.Account, "recordRegion", rec.Region)
 		return nil
+	}
+	if !terminal {
+		// Ended phases go into the execution's trace whatever the record's state: a phase's
+		// document is the same from every event that reports it.
+		if err := tracing.Emit(ctx, buildtrace.Phases(buildtrace.FromRecord(rec), b)...); err != nil {
+			log.Warn("phases not added to the execution's trace", logging.KeyError, err.Error())
+		}
 	}
 	if rec.TaskToken == "" || rec.State == tokenstore.Completed || rec.State == tokenstore.Parked {
 		h.Metrics.Count(metrics.EventIgnored)

@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/awserr"
+	"github.com/crossbuild/crossbuild/internal/buildtrace"
 	"github.com/crossbuild/crossbuild/internal/contract"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
+	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/outcome"
 	"github.com/crossbuild/crossbuild/internal/polling"
 	"github.com/crossbuild/crossbuild/internal/target"
@@ -47,6 +50,8 @@ type Handler struct {
 	CodeBuild           func(region string, creds aws.CredentialsProvider) CodeBuildAPI
 	Store               Store
 	Log                 *slog.Logger
+	Metrics             *metrics.Recorder
+	Now                 func() time.Time // time.Now when nil
 	DefaultPollInterval int
 	// MaxPollInterval caps the doubling interval (internal/polling).
 	MaxPollInterval int
@@ -102,7 +107,11 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Pol
 	}
 
 	resp := contract.PollerResponse{Status: b.Status, Terminal: outcome.IsTerminal(b.Status), Build: h.descriptor(rec)}
+	tg := buildtrace.FromRecord(rec)
 	if !resp.Terminal {
+		if err := tracing.Emit(ctx, buildtrace.Phases(tg, b)...); err != nil {
+			log.Warn("phases not added to the execution's trace", logging.KeyError, err.Error())
+		}
 		interval := req.IntervalSeconds
 		if interval == 0 {
 			interval = h.DefaultPollInterval
@@ -123,7 +132,14 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Pol
 			log.Warn("mark record completed", logging.KeyError, err.Error())
 		}
 	}
-	log.Info("build finished", "status", b.Status, "completedBy", outcome.ByPoll)
+	// The result closes the task when the state machine receives it.
+	at, path := time.Now(), buildtrace.Path(outcome.ByPoll, rec.Completion)
+	if h.Now != nil {
+		at = h.Now()
+	}
+	h.Metrics.Completion(path, buildtrace.Lag(b, at))
+	buildtrace.Close(ctx, log, tg, b, buildtrace.Closed{By: outcome.ByPoll, Path: path, At: at})
+	log.Info("build finished", "status", b.Status, "completedBy", outcome.ByPoll, "completionPath", path)
 	return resp, nil
 }
 

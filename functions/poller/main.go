@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/coldstart"
+	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
 )
@@ -32,6 +34,8 @@ func main() {
 		},
 		Store:               tokenstore.New(dynamodb.NewFromConfig(env.AWS), cfg.Table),
 		Log:                 env.Log,
+		Metrics:             metrics.New(os.Stdout, "poller"),
+		Now:                 time.Now,
 		DefaultPollInterval: cfg.DefaultPollInterval,
 		MaxPollInterval:     cfg.MaxPollInterval,
 	}

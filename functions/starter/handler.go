@@ -15,6 +15,7 @@ import (
 	"github.com/crossbuild/crossbuild/internal/contract"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
+	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/outcome"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
@@ -60,6 +61,7 @@ type Handler struct {
 	Store     Store
 	Finisher  Finisher
 	Log       *slog.Logger
+	Metrics   *metrics.Recorder
 
 	CorrelationPrefix   string
 	DefaultPollInterval int
@@ -121,7 +123,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (contract.Des
 		ExecutionARN: req.ExecutionARN, MapIndex: index,
 		Account: t.Account, Region: t.Region, Project: t.Project, RoleARN: t.RoleARN,
 		Completion: completionOf(req.TaskToken), EnvOverrides: t.EnvNames(),
-		TraceID: tracing.TraceID(ctx), CreatedAt: now, ExpiresAt: now.Add(h.RecordTTL),
+		TraceID: tracing.TraceID(ctx), TraceParent: tracing.ParentID(ctx), CreatedAt: now, ExpiresAt: now.Add(h.RecordTTL),
 	}
 	if err := h.record(ctx, log, rec); err != nil {
 		return contract.Descriptor{}, err

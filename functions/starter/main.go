@@ -27,6 +27,7 @@ func main() {
 	env := coldstart.Setup("starter", err)
 
 	store := tokenstore.New(dynamodb.NewFromConfig(env.AWS), cfg.Table)
+	rec := metrics.New(os.Stdout, "starter")
 	h := &Handler{
 		Parser: target.Parser{Mapping: cfg.Mapping, ReservedPrefix: cfg.CorrelationPrefix, Names: cfg.Names},
 		Allow:  cfg.Allow,
@@ -37,10 +38,10 @@ func main() {
 				o.Credentials = creds
 			})
 		},
-		Store: store,
-		Finisher: &completion.Completer{SFN: sfn.NewFromConfig(env.AWS), Store: store, Log: env.Log,
-			Metrics: metrics.New(os.Stdout, "starter")},
+		Store:               store,
+		Finisher:            &completion.Completer{SFN: sfn.NewFromConfig(env.AWS), Store: store, Log: env.Log, Metrics: rec},
 		Log:                 env.Log,
+		Metrics:             rec,
 		CorrelationPrefix:   cfg.CorrelationPrefix,
 		DefaultPollInterval: cfg.DefaultPollInterval,
 		RecordTTL:           cfg.RecordTTL,

@@ -15,11 +15,14 @@ import (
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 
 	"github.com/crossbuild/crossbuild/internal/awserr"
+	"github.com/crossbuild/crossbuild/internal/buildtrace"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
+	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/outcome"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
+	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 // TokenWindow is how long after an attempt opened its idempotency token is trusted to
@@ -103,7 +106,24 @@ func (h *Handler) startAttempt(ctx context.Context, log *slog.Logger, cb CodeBui
 	if out.Build == nil || aws.ToString(out.Build.Id) == "" {
 		return "", "", &failure.TransientError{Op: "start build " + t.Project, Err: errors.New("response carries no build id")}
 	}
-	return h.recordStarted(ctx, log, cb, t, in, aws.ToString(out.Build.Id), buildARNOf(t, *out.Build))
+	h.Metrics.Count(metrics.BuildStarted)
+	started := buildARNOf(t, *out.Build)
+	id, arn, err := h.recordStarted(ctx, log, cb, t, in, aws.ToString(out.Build.Id), started)
+	if err == nil && arn == started {
+		h.traceStarted(ctx, log, t, arn)
+	}
+	return id, arn, err
+}
+
+// traceStarted puts the build just started into the execution's trace, under this
+// invocation, in progress until whoever sees it end sends it complete. Only a build this
+// invocation started: one found from an earlier attempt may have ended already.
+func (h *Handler) traceStarted(ctx context.Context, log *slog.Logger, t target.Target, buildARN string) {
+	tg := buildtrace.Target{TraceID: tracing.TraceID(ctx), Parent: tracing.ParentID(ctx), BuildARN: buildARN,
+		Account: t.Account, Region: t.Region, Project: t.Project}
+	if err := tracing.Emit(ctx, buildtrace.Started(tg, h.Now())...); err != nil {
+		log.Warn("build not added to the execution's trace", logging.KeyError, err.Error())
+	}
 }
 
 // recordStarted writes the build onto the intent. Should the execution have ended

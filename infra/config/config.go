@@ -66,6 +66,13 @@ const (
 	ForwardRuleName = "crossbuild-forward"
 	// RunsBucketOutput names the source stack's output holding the runs bucket's name.
 	RunsBucketOutput = "RunsBucketName"
+	// Further outputs of the source stack, by which the crossbuild command finds the rest
+	// of a deployment: the state machine's ARN, the token table's name, the source bus's
+	// ARN and the URL of the callback's (and canceller's) dead-letter queue.
+	StateMachineOutput    = "StateMachineArn"
+	TokenTableOutput      = "TokenTableName"
+	EventBusOutput        = "EventBusArn"
+	DeadLetterQueueOutput = "DeadLetterQueueUrl"
 )
 
 // Defaults of the optional keys.

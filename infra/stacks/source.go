@@ -127,6 +127,8 @@ func NewSourceStack(scope constructs.Construct, cfg *config.Config, assetDir str
 	}
 	s.StateMachine = s.newStateMachine(def, stateMachineARN)
 	s.addAlarms(cfg)
+	s.addOperatorOutputs()
+	s.addDashboard()
 	return s, nil
 }
 

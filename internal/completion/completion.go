@@ -23,11 +23,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/crossbuild/crossbuild/internal/awserr"
+	"github.com/crossbuild/crossbuild/internal/buildtrace"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
 	"github.com/crossbuild/crossbuild/internal/metrics"
@@ -54,6 +56,7 @@ type Completer struct {
 	Store   Store
 	Log     *slog.Logger
 	Metrics *metrics.Recorder
+	Now     func() time.Time // time.Now when nil
 }
 
 // maxResends bounds the sends of one outcome to tokens replaced under the claim.
@@ -70,9 +73,13 @@ func (c *Completer) Finish(ctx context.Context, claimed tokenstore.Record, b out
 		err := c.send(ctx, rec, b, by)
 		switch {
 		case err == nil:
+			at := c.now()
+			path := buildtrace.Path(by, claimed.Completion)
 			c.Metrics.Count(metrics.TaskCompleted)
+			c.Metrics.Completion(path, buildtrace.Lag(b, at))
 			log.Info("task completed", "status", b.Status, "completedBy", by)
 			c.complete(ctx, log, claimed.BuildARN, by)
+			buildtrace.Close(ctx, log, buildtrace.FromRecord(claimed), b, buildtrace.Closed{By: by, Path: path, Operation: operation(b), At: at})
 			return nil
 		case awserr.IsTaskClosed(err):
 			if next, ok := c.replacedToken(ctx, log, rec); ok && sends <= maxResends {
@@ -128,6 +135,20 @@ func (c *Completer) complete(ctx context.Context, log *slog.Logger, buildARN, by
 			log.Warn("mark record completed", logging.KeyError, err.Error())
 		}
 	}
+}
+
+func (c *Completer) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+func operation(b outcome.Build) string {
+	if b.Status == outcome.StatusSucceeded {
+		return "SendTaskSuccess"
+	}
+	return "SendTaskFailure"
 }
 
 func (c *Completer) send(ctx context.Context, rec tokenstore.Record, b outcome.Build, by string) error {

@@ -101,11 +101,22 @@ func TestFinishAfterARefusedSend(t *testing.T) {
 		{"throttled: released, retried later", []error{&smithy.GenericAPIError{Code: "ThrottlingException"}}, withToken("token-1", "me"),
 			[]string{"token-1"}, false, true, true},
 	}
-	b := outcome.Build{ARN: claimed.BuildARN, ID: "p:1", Project: "p", Account: "222222222222", Region: "eu-west-1", Status: outcome.StatusSucceeded}
+	b := outcome.Build{ARN: claimed.BuildARN, ID: "p:1", Project: "p", Account: "222222222222", Region: "eu-west-1", Status: outcome.StatusSucceeded,
+		End: claimedAt.Add(-2 * time.Second)}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, st := &scriptedSFN{script: tc.script}, &readBack{current: tc.current}
-			c := &Completer{SFN: s, Store: st, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: metrics.New(io.Discard, "test")}
+			var emf strings.Builder
+			c := &Completer{SFN: s, Store: st, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: metrics.New(&emf, "test"),
+				Now: func() time.Time { return claimedAt }}
+			defer func() {
+				// Only an accepted send is a completion, measured from the build's end.
+				lines := strings.Count(emf.String(), `"Completions":1`)
+				if want := map[bool]int{true: 1, false: 0}[tc.wantCompleted]; lines != want ||
+					(want == 1 && !strings.Contains(emf.String(), `{"CompletionLag":2,"Completions":1,"Function":"test","Path":"event",`)) {
+					t.Errorf("completion metrics: %s", emf.String())
+				}
+			}()
 			err := c.Finish(context.Background(), claimed, b, outcome.ByEvent)
 			var transient *failure.TransientError
 			if got := errors.As(err, &transient); got != tc.wantRetry || (err != nil && !got) {

@@ -79,6 +79,16 @@ type Build struct {
 	End          time.Time `json:"endTime,omitzero"`
 	FailedPhase  string    `json:"failedPhase,omitempty"`
 	LogsDeepLink string    `json:"logsDeepLink,omitempty"`
+	// Phases is what the build did so far, for its trace; not stored with an outcome kept
+	// on a token record.
+	Phases []Phase `json:"-"`
+}
+
+// Phase is one phase of a build, times truncated to seconds like the rest of Build. End is
+// zero while the phase runs, and for COMPLETED, which marks the build's end.
+type Phase struct {
+	Name, Status string
+	Start, End   time.Time
 }
 
 // FromEvent reads a CodeBuild "Build State Change" or "Build Phase Change" event. The
@@ -103,12 +113,11 @@ func FromEvent(ev events.CodeBuildEvent) (Build, error) {
 		Start:        seconds(time.Time(info.BuildStartTime)),
 		LogsDeepLink: info.Logs.DeepLink,
 	}
-	phases := make([]phase, 0, len(info.Phases))
 	for _, p := range info.Phases {
-		phases = append(phases, phase{name: string(p.PhaseType), status: string(p.PhaseStatus),
-			start: time.Time(p.StartTime), end: time.Time(p.EndTime)})
+		b.Phases = append(b.Phases, Phase{Name: string(p.PhaseType), Status: string(p.PhaseStatus),
+			Start: seconds(time.Time(p.StartTime)), End: seconds(time.Time(p.EndTime))})
 	}
-	b.End, b.FailedPhase = summarize(phases)
+	b.End, b.FailedPhase = summarize(b.Phases)
 	if b.End.IsZero() && IsTerminal(b.Status) {
 		b.End = seconds(ev.Time)
 	}
@@ -132,38 +141,32 @@ func FromCodeBuild(cb cbtypes.Build) (Build, error) {
 	if cb.Logs != nil {
 		b.LogsDeepLink = deref(cb.Logs.DeepLink)
 	}
-	phases := make([]phase, 0, len(cb.Phases))
 	for _, p := range cb.Phases {
-		ph := phase{name: string(p.PhaseType), status: string(p.PhaseStatus)}
+		ph := Phase{Name: string(p.PhaseType), Status: string(p.PhaseStatus)}
 		if p.StartTime != nil {
-			ph.start = *p.StartTime
+			ph.Start = seconds(*p.StartTime)
 		}
 		if p.EndTime != nil {
-			ph.end = *p.EndTime
+			ph.End = seconds(*p.EndTime)
 		}
-		phases = append(phases, ph)
+		b.Phases = append(b.Phases, ph)
 	}
-	b.End, b.FailedPhase = summarize(phases)
+	b.End, b.FailedPhase = summarize(b.Phases)
 	if cb.EndTime != nil && IsTerminal(b.Status) {
 		b.End = seconds(*cb.EndTime)
 	}
 	return b, nil
 }
 
-type phase struct {
-	name, status string
-	start, end   time.Time
-}
-
 // summarize finds when the build ended (the COMPLETED phase starts when the build ends)
 // and the first phase that did not succeed.
-func summarize(phases []phase) (end time.Time, failed string) {
+func summarize(phases []Phase) (end time.Time, failed string) {
 	for _, p := range phases {
-		if p.name == "COMPLETED" && !p.start.IsZero() {
-			end = seconds(p.start)
+		if p.Name == "COMPLETED" && !p.Start.IsZero() {
+			end = seconds(p.Start)
 		}
-		if failed == "" && p.status != "" && p.status != StatusSucceeded && p.status != StatusInProgress {
-			failed = p.name
+		if failed == "" && p.Status != "" && p.Status != StatusSucceeded && p.Status != StatusInProgress {
+			failed = p.Name
 		}
 	}
 	return end, failed

@@ -221,7 +221,7 @@ func TestAdoptWithOwner(t *testing.T) {
 					"#claimedAt = :claimedAt, #completion = :completion, #createdAt = :createdAt, #envOverrides = :envOverrides, "+
 					"#executionArn = :executionArn, #expiresAt = :expiresAt, #mapIndex = :mapIndex, #openShard = :openShard, "+
 					"#openSince = :openSince, #project = :project, "+
-					"#region = :region, #roleArn = :roleArn, #state = :state, #taskToken = :taskToken, #traceId = :traceId":
+					"#region = :region, #roleArn = :roleArn, #state = :state, #taskToken = :taskToken, #traceId = :traceId, #traceParent = :traceParent":
 					return nil, errors.New("update expression " + aws.ToString(in.UpdateExpression))
 				}
 				return &dynamodb.UpdateItemOutput{Attributes: marshal(stored)}, nil

@@ -23,6 +23,7 @@ const (
 	attrCompletion   = "completion"
 	attrEnvOverrides = "envOverrides"
 	attrTraceID      = "traceId"
+	attrTraceParent  = "traceParent"
 	attrCreatedAt    = "createdAt"
 	attrState        = "state"
 	attrClaimedAt    = "claimedAt"
@@ -65,6 +66,7 @@ func marshal(rec Record) map[string]types.AttributeValue {
 		item[attrEnvOverrides] = &types.AttributeValueMemberL{Value: names}
 	}
 	putStr(attrTraceID, rec.TraceID)
+	putStr(attrTraceParent, rec.TraceParent)
 	if !rec.CreatedAt.IsZero() {
 		item[attrCreatedAt] = str(rec.CreatedAt.UTC().Format(time.RFC3339Nano))
 	}
@@ -142,6 +144,7 @@ func unmarshal(item map[string]types.AttributeValue) (Record, error) {
 		rec.EnvOverrides, err = stringList(av)
 	}
 	getStr(attrTraceID, &rec.TraceID)
+	getStr(attrTraceParent, &rec.TraceParent)
 	var created string
 	getStr(attrCreatedAt, &created)
 	if created != "" && err == nil {

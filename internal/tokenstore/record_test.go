@@ -23,6 +23,7 @@ func fullRecord() Record {
 		Completion:   "event",
 		EnvOverrides: []string{"SAMPLE_VAR2", "HARDCODED_VAR1", "SAMPLE_VAR1"},
 		TraceID:      "1-5759e988-bd862e3fe1be46a994272793",
+		TraceParent:  "53995c3f42cd8ad8",
 		CreatedAt:    time.Date(2026, 11, 26, 8, 0, 0, 123456789, time.UTC),
 		State:        Claimed,
 		ClaimedAt:    time.Date(2026, 11, 26, 8, 1, 10, 250_000_000, time.UTC),
@@ -45,7 +46,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 			in:   fullRecord(),
 			wantAttrs: []string{"account", "buildArn", "buildId", "claimedAt", "completedBy", "completion",
 				"createdAt", "envOverrides", "executionArn", "expiresAt", "mapIndex", "outcome", "project",
-				"region", "roleArn", "state", "taskToken", "traceId"},
+				"region", "roleArn", "state", "taskToken", "traceId", "traceParent"},
 		},
 		{
 			name:      "only the key: zero times and empty strings are left out",

@@ -61,6 +61,7 @@ type Record struct {
 	Completion   string   // "event" | "poll"
 	EnvOverrides []string // names only, never values
 	TraceID      string
+	TraceParent  string // starter span in TraceID the build's segment hangs under; empty when not sampled
 	CreatedAt    time.Time
 	State        State
 	ClaimedAt    time.Time // millisecond precision

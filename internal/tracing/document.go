@@ -10,23 +10,26 @@ import (
 	"strings"
 	"unicode"
 
+	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 )
 
 // Attribute keys with a meaning in the X-Ray document. Everything else goes to metadata.
 const (
 	annotationPrefix = "xray.annotation."
 
-	attrRPCSystem  = "rpc.system"
-	attrRPCService = "rpc.service"
-	attrRPCMethod  = "rpc.method"
-	attrRegion     = "cloud.region"
-	attrRequestID  = "aws.request_id"
-	attrHTTPStatus = "http.response.status_code"
+	// What otelaws sets on an SDK call span: rpc.method is "<service>/<operation>".
+	attrRPCSystem  = string(semconv.RPCSystemNameKey)
+	attrRPCMethod  = string(semconv.RPCMethodKey)
+	attrRegion     = string(otelaws.RegionKey)
+	attrRequestID  = string(otelaws.RequestIDKey)
+	attrHTTPStatus = string(semconv.HTTPResponseStatusCodeKey)
+	attrErrorType  = string(semconv.ErrorTypeKey) // the Go type; the exception holds the API error code
 
-	rpcSystemAWS = "aws-api"
+	rpcSystemAWS = otelaws.AWSSystemVal
 
 	exceptionEvent   = "exception"
 	attrExcType      = "exception.type"
@@ -50,8 +53,10 @@ type segment struct {
 	TraceID     string                    `json:"trace_id"`
 	ParentID    string                    `json:"parent_id,omitempty"`
 	Type        string                    `json:"type,omitempty"`
+	Origin      string                    `json:"origin,omitempty"`
 	StartTime   float64                   `json:"start_time"`
-	EndTime     float64                   `json:"end_time"`
+	EndTime     float64                   `json:"end_time,omitempty"`
+	InProgress  bool                      `json:"in_progress,omitempty"`
 	Namespace   string                    `json:"namespace,omitempty"`
 	Error       bool                      `json:"error,omitempty"`
 	Throttle    bool                      `json:"throttle,omitempty"`
@@ -83,6 +88,7 @@ type httpResponse struct {
 }
 
 type awsInfo struct {
+	AccountID string `json:"account_id,omitempty"`
 	Operation string `json:"operation,omitempty"`
 	Region    string `json:"region,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
@@ -115,11 +121,14 @@ func toSegment(s sdktrace.ReadOnlySpan) *segment {
 		case attrRPCSystem:
 			isAWS = kv.Value.AsString() == rpcSystemAWS
 			continue
-		case attrRPCService:
-			service = kv.Value.Emit()
-			continue
 		case attrRPCMethod:
-			aws.Operation = truncate(kv.Value.Emit(), maxFieldRunes)
+			method := kv.Value.Emit()
+			if svc, op, ok := strings.Cut(method, "/"); ok {
+				service, method = svc, op
+			}
+			aws.Operation = truncate(method, maxFieldRunes)
+			continue
+		case attrErrorType:
 			continue
 		case attrRegion:
 			aws.Region = truncate(kv.Value.Emit(), maxFieldRunes)

@@ -80,6 +80,23 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	return errors.Join(errs...)
 }
 
+// send writes one document built outside a span (Emit).
+func (e *Exporter) send(seg *segment) error {
+	b, err := encodeDatagram(seg, e.limit)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return ErrExporterShutdown
+	}
+	if _, err := e.w.Write(b); err != nil {
+		return fmt.Errorf("send document %s: %w", seg.ID, err)
+	}
+	return nil
+}
+
 // Shutdown closes the socket DialExporter opened. Later exports fail.
 func (e *Exporter) Shutdown(context.Context) error {
 	e.mu.Lock()

@@ -67,8 +67,7 @@ func awsCallStub(status int64, excType string) tracetest.SpanStub {
 	s.SpanKind = trace.SpanKindClient
 	s.Attributes = []attribute.KeyValue{
 		attribute.String(attrRPCSystem, rpcSystemAWS),
-		attribute.String(attrRPCService, "DynamoDB"),
-		attribute.String(attrRPCMethod, "GetItem"),
+		attribute.String(attrRPCMethod, "DynamoDB/GetItem"),
 		attribute.String(attrRegion, "eu-west-1"),
 		attribute.String(attrRequestID, "REQ0123456789"),
 		attribute.Int64(attrHTTPStatus, status),

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -17,6 +19,8 @@ const (
 	traceHeaderContextKey = "x-amzn-trace-id"
 
 	maxHeaderLen = 1024 // a real header is about 90 bytes; anything longer is not one
+
+	traceHeaderHTTPHeader = "X-Amzn-Trace-Id"
 )
 
 // TraceHeader is a parsed X-Ray trace header
@@ -39,43 +43,26 @@ func (e *HeaderError) Error() string {
 	return fmt.Sprintf("trace header: %s: %s", e.Field, e.Reason)
 }
 
-// ParseTraceHeader parses an X-Ray trace header. Root and Parent are required: without
-// a parent there is nothing to attach a subsegment to.
+// ParseTraceHeader parses an X-Ray trace header with the contrib X-Ray propagator. Root and
+// Parent are required: without a parent there is nothing to attach a subsegment to. White
+// space around the fields is dropped first, since the propagator reads them verbatim; hex
+// digits must be lower case, as the propagator and W3C ids want them and AWS writes them.
 func ParseTraceHeader(s string) (TraceHeader, error) {
-	var h TraceHeader
 	if len(s) > maxHeaderLen {
-		return h, &HeaderError{Field: "header", Reason: "too long"}
+		return TraceHeader{}, &HeaderError{Field: "header", Reason: "too long"}
 	}
-	var root, parent bool
-	for _, part := range strings.Split(s, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			continue // X-Ray ignores fields it does not know; so do we
-		}
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "root":
-			id, err := ParseXRayTraceID(strings.TrimSpace(v))
-			if err != nil {
-				return TraceHeader{}, err
-			}
-			h.TraceID, root = id, true
-		case "parent":
-			id, err := parseSpanID(strings.TrimSpace(v))
-			if err != nil {
-				return TraceHeader{}, err
-			}
-			h.ParentID, parent = id, true
-		case "sampled":
-			h.Sampled = strings.TrimSpace(v) == "1"
-		}
-	}
+	s = strings.Join(strings.Fields(s), "")
+	carrier := propagation.MapCarrier{traceHeaderHTTPHeader: s}
+	sc := trace.SpanContextFromContext(xray.Propagator{}.Extract(context.Background(), carrier))
 	switch {
-	case !root:
+	case sc.IsValid():
+		return TraceHeader{TraceID: sc.TraceID(), ParentID: sc.SpanID(), Sampled: sc.IsSampled()}, nil
+	case !strings.Contains(s, "Root="):
 		return TraceHeader{}, &HeaderError{Field: "Root", Reason: "missing"}
-	case !parent:
+	case !strings.Contains(s, "Parent="):
 		return TraceHeader{}, &HeaderError{Field: "Parent", Reason: "missing"}
 	}
-	return h, nil
+	return TraceHeader{}, &HeaderError{Field: "header", Reason: "not a valid X-Ray trace header"}
 }
 
 // SpanContext returns the header as the remote parent of the invocation span.
@@ -94,11 +81,9 @@ func (h TraceHeader) SpanContext() trace.SpanContext {
 
 // String formats the header the way AWS services accept it in X-Amzn-Trace-Id.
 func (h TraceHeader) String() string {
-	sampled := "0"
-	if h.Sampled {
-		sampled = "1"
-	}
-	return "Root=" + XRayTraceID(h.TraceID) + ";Parent=" + h.ParentID.String() + ";Sampled=" + sampled
+	carrier := propagation.MapCarrier{}
+	xray.Propagator{}.Inject(trace.ContextWithSpanContext(context.Background(), h.SpanContext()), carrier)
+	return carrier.Get(traceHeaderHTTPHeader)
 }
 
 // XRayTraceID formats an OpenTelemetry trace id as an X-Ray trace id: the first 8 hex
@@ -122,20 +107,6 @@ func ParseXRayTraceID(s string) (trace.TraceID, error) {
 	}
 	if !id.IsValid() {
 		return trace.TraceID{}, &HeaderError{Field: "Root", Reason: "all zero"}
-	}
-	return id, nil
-}
-
-func parseSpanID(s string) (trace.SpanID, error) {
-	var id trace.SpanID
-	if len(s) != 16 {
-		return id, &HeaderError{Field: "Parent", Reason: "not 16 hex digits"}
-	}
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return trace.SpanID{}, &HeaderError{Field: "Parent", Reason: "not hex"}
-	}
-	if !id.IsValid() {
-		return trace.SpanID{}, &HeaderError{Field: "Parent", Reason: "all zero"}
 	}
 	return id, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -28,6 +29,7 @@ const (
 type Provider struct {
 	tp     *sdktrace.TracerProvider // nil when tracing is off
 	tracer trace.Tracer
+	docs   *Exporter // sends Emit's documents; nil when there is no daemon
 }
 
 // Setup reads AWS_XRAY_DAEMON_ADDRESS once, at cold start. Set, spans go to that daemon;
@@ -57,11 +59,13 @@ func NewProvider(exp sdktrace.SpanExporter, service string) *Provider {
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithSyncer(exp),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())),
-		sdktrace.WithIDGenerator(xrayIDs{}),
+		// X-Ray refuses a trace id whose first 32 bits are not a recent epoch second.
+		sdktrace.WithIDGenerator(xray.NewIDGenerator()),
 		sdktrace.WithRawSpanLimits(limits),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", service))),
 	)
-	return &Provider{tp: tp, tracer: tp.Tracer(scopeName)}
+	docs, _ := exp.(*Exporter)
+	return &Provider{tp: tp, tracer: tp.Tracer(scopeName), docs: docs}
 }
 
 // Shutdown flushes and closes the exporter. Lambda functions need not call it: Wrap
@@ -86,6 +90,9 @@ func (p *Provider) tracerOrNoop() trace.Tracer {
 func Wrap[In, Out any](p *Provider, name string, h func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
 	return func(ctx context.Context, in In) (out Out, err error) {
 		ctx, span := p.startInvocation(ctx, name)
+		if p != nil && p.docs != nil {
+			ctx = context.WithValue(ctx, emitterKey{}, p.docs)
+		}
 		defer func() {
 			if r := recover(); r != nil {
 				span.AddEvent(exceptionEvent, trace.WithAttributes(

@@ -12,8 +12,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go"
 )
 
@@ -179,6 +181,57 @@ func TestInstrumentSDKOutsideASpan(t *testing.T) {
 				t.Errorf("X-Amzn-Trace-Id = %q sent for an untraced call", th)
 			}
 			drained(t, p, sink)
+		})
+	}
+}
+
+// Clients whose generated code registers the service and operation in a middleware of
+// their own (Step Functions and CodeBuild at the versions in go.mod) name their calls as
+// those whose clients set them before the stack runs (DynamoDB, STS).
+func TestInstrumentSDKNamesEveryService(t *testing.T) {
+	p, sink := setupSink(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-RequestId", "REQ-1")
+		_, _ = w.Write([]byte(`{"build":{"id":"p:1","arn":"arn:aws:codebuild:eu-west-1:222222222222:build/p:1"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := aws.Config{
+		Region:           "eu-west-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "not-a-secret", ""),
+		BaseEndpoint:     aws.String(srv.URL),
+		HTTPClient:       srv.Client(),
+		RetryMaxAttempts: 1,
+	}
+	InstrumentSDK(&cfg)
+	tests := []struct {
+		service, operation string
+		call               func(context.Context) error
+	}{
+		{"SFN", "SendTaskSuccess", func(ctx context.Context) error {
+			_, err := sfn.NewFromConfig(cfg).SendTaskSuccess(ctx, &sfn.SendTaskSuccessInput{TaskToken: aws.String("t"), Output: aws.String("{}")})
+			return err
+		}},
+		{"SFN", "SendTaskHeartbeat", func(ctx context.Context) error {
+			_, err := sfn.NewFromConfig(cfg).SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String("t")})
+			return err
+		}},
+		{"CodeBuild", "StartBuild", func(ctx context.Context) error {
+			_, err := codebuild.NewFromConfig(cfg).StartBuild(ctx, &codebuild.StartBuildInput{ProjectName: aws.String("p")})
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.service+"."+tc.operation, func(t *testing.T) {
+			h := Wrap(p, "callback", func(ctx context.Context, _ int) (int, error) { return 0, tc.call(ctx) })
+			if _, err := h(lambdaContext(testHeader), 0); err != nil {
+				t.Fatal(err)
+			}
+			call := sink.receive(2)[0]
+			wantStr(t, call, "name", tc.service)
+			wantStr(t, call, "aws.operation", tc.operation)
+			wantStr(t, call, "aws.request_id", "REQ-1")
+			wantStr(t, call, "namespace", "aws")
 		})
 	}
 }

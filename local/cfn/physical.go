@@ -44,6 +44,7 @@ var kinds = map[string]kind{
 	"AWS::StepFunctions::StateMachine": {nameProp: "StateMachineName", maxLen: 80, refIsARN: true, arn: arnf("states", "stateMachine:%s")},
 	"AWS::CodeBuild::Project":          {nameProp: "Name", maxLen: 255, arn: arnf("codebuild", "project/%s")},
 	"AWS::CloudWatch::Alarm":           {nameProp: "AlarmName", maxLen: 255, arn: arnf("cloudwatch", "alarm:%s")},
+	"AWS::CloudWatch::Dashboard":       {nameProp: "DashboardName", maxLen: 255},
 	"AWS::SNS::Topic":                  {nameProp: "TopicName", maxLen: 256, refIsARN: true, arn: arnf("sns", "%s")},
 	"AWS::Events::Rule":                {nameProp: "Name", maxLen: 64},
 	"AWS::Lambda::Permission":          {maxLen: 64},

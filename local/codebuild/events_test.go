@@ -3,6 +3,7 @@ package codebuild
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -128,7 +129,7 @@ func TestEventsOfASucceededBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fromEvent != fromAPI || fromEvent.Status != outcome.StatusSucceeded || fromEvent.End.IsZero() {
+	if !reflect.DeepEqual(fromEvent, fromAPI) || fromEvent.Status != outcome.StatusSucceeded || fromEvent.End.IsZero() {
 		t.Errorf("outcome from event %+v\n       from API   %+v", fromEvent, fromAPI)
 	}
 }

@@ -1,6 +1,6 @@
 // Package demo runs one execution of the crossbuild state machine in a local world and
-// narrates it: a live line per target, the execution's output, and the environment each
-// build printed.
+// narrates it: a live line per target, the execution's output, the environment each build
+// printed, and one target's X-Ray trace as a timeline.
 package demo
 
 import (
@@ -22,8 +22,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/crossbuild/crossbuild/internal/buildtrace"
+	"github.com/crossbuild/crossbuild/internal/tracing"
 	"github.com/crossbuild/crossbuild/local/codebuild"
 	"github.com/crossbuild/crossbuild/local/world"
+	"github.com/crossbuild/crossbuild/local/xray"
 )
 
 // DefaultInput is the original walkthrough's input extended to three targets: two target
@@ -161,6 +164,37 @@ func printTraces(ctx context.Context, out io.Writer, w *world.World, client *sfn
 		fmt.Fprintf(out, "  target %s: child execution %s, trace %s (%d segments)\n", index, children[index], childRoot, len(traces[childRoot]))
 		fmt.Fprintf(out, "    annotation.build_arn = %q: %s; %d linked back by origin_trace_id\n", b.ARN, strings.Join(names, ", "), linked)
 	}
+	if len(builds) > 0 {
+		printTimeline(ctx, out, w, builds[0])
+	}
+}
+
+// timelineWidth is the width of the timeline's bars, in columns.
+const timelineWidth = 50
+
+// printTimeline draws the trace that holds a build: the starter that started it, the build
+// with its phases, and the completion of its task.
+func printTimeline(ctx context.Context, out io.Writer, w *world.World, b codebuild.BuildInfo) {
+	// The completion is sent as the task closes, just before the execution ends.
+	var root string
+	for tries := 0; tries < 50 && ctx.Err() == nil; tries++ {
+		root = ""
+		complete := false
+		for _, s := range w.XRay.Find(tracing.KeyBuildARN, b.ARN) {
+			if s.Origin == buildtrace.Origin {
+				root, complete = s.TraceID, complete || !s.InProgress
+			}
+		}
+		if complete {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if root == "" {
+		return
+	}
+	fmt.Fprintf(out, "\ntrace %s: target %s, build %s\n", root, envValue(b, "CROSSBUILD_MAP_INDEX"), b.ID)
+	xray.Timeline(out, w.XRay.Trace(root), timelineWidth)
 }
 
 // childExecutions maps each target's map index to its child execution, as an operator finds

@@ -11,8 +11,9 @@ import (
 )
 
 // The read operations an operator's tools use to check a deployment (DescribeRule,
-// ListTargetsByRule, ListArchives), and the two changes of the EventBridge API that
-// misconfigure one (DisableRule, PutPermission with a whole Policy).
+// ListTargetsByRule, ListArchives), the two changes of the EventBridge API that
+// misconfigure one (DisableRule, PutPermission with a whole Policy), and replays
+// (StartReplay, DescribeReplay; replay.go).
 
 type wireRuleRef struct {
 	Name         string
@@ -92,6 +93,16 @@ func (s *Service) serveControl(w http.ResponseWriter, caller localaws.Caller, op
 		var in wirePutPermissionInput
 		if decodeInto(w, dec, &in) {
 			s.servePutPermission(w, caller, in)
+		}
+	case "StartReplay":
+		var in wireStartReplayInput
+		if decodeInto(w, dec, &in) {
+			s.serveStartReplay(w, caller, in)
+		}
+	case "DescribeReplay":
+		var in struct{ ReplayName string }
+		if decodeInto(w, dec, &in) {
+			s.serveDescribeReplay(w, caller, in.ReplayName)
 		}
 	default:
 		return false

@@ -18,11 +18,19 @@ const (
 	exhaustedAge      = "MaximumEventAgeInSeconds"
 )
 
-// ingest records an event that arrived on its bus in the bus's archives and
-// starts a delivery for each target of each enabled rule that matches.
+// ingest records an event that arrived on its bus in the bus's archives and routes it.
 func (s *Service) ingest(ev *event) {
 	s.archiveEvent(ev)
+	s.route(ev, nil)
+}
+
+// route starts a delivery for each target of each enabled rule of the event's bus that
+// matches it; only the rules in only, when it is not nil (a replay's FilterArns).
+func (s *Service) route(ev *event, only map[string]bool) {
 	for _, r := range s.rulesOf(ev.bus) {
+		if only != nil && !only[r.arn] {
+			continue
+		}
 		ok, err := r.pattern.MatchValue(ev.doc)
 		if err != nil {
 			s.log.Warn("eventbridge: event cannot be matched", "rule", r.arn, "eventId", ev.id, "error", err)

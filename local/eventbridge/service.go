@@ -28,6 +28,7 @@ type Service struct {
 	mu       sync.RWMutex
 	buses    map[busKey]*bus
 	archives map[archiveKey]*archive
+	replays  map[replayKey]*replay
 
 	dlqMu sync.Mutex
 	dlq   map[string][]DeadLetter
@@ -88,6 +89,7 @@ func New(opts Options) *Service {
 		partition: opts.Partition,
 		buses:     map[busKey]*bus{},
 		archives:  map[archiveKey]*archive{},
+		replays:   map[replayKey]*replay{},
 		dlq:       map[string][]DeadLetter{},
 		stop:      make(chan struct{}),
 		idle:      make(chan struct{}),
@@ -361,12 +363,28 @@ func (s *Service) DeadLetters(arn string) []DeadLetter {
 		for k, v := range d.Attributes {
 			attrs[k] = v
 		}
-		out[i] = DeadLetter{Body: append(json.RawMessage(nil), d.Body...), Attributes: attrs, SentAt: d.SentAt}
+		out[i] = DeadLetter{ID: d.ID, Body: append(json.RawMessage(nil), d.Body...), Attributes: attrs, SentAt: d.SentAt}
 	}
 	return out
 }
 
+// RemoveDeadLetter deletes a message from a dead-letter queue, as SQS's DeleteMessage
+// does; it reports whether the message was there.
+func (s *Service) RemoveDeadLetter(arn, id string) bool {
+	s.dlqMu.Lock()
+	defer s.dlqMu.Unlock()
+	q := s.dlq[arn]
+	for i, d := range q {
+		if d.ID == id {
+			s.dlq[arn] = append(q[:i:i], q[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Service) addDeadLetter(arn string, d DeadLetter) {
+	d.ID = newID()
 	s.dlqMu.Lock()
 	defer s.dlqMu.Unlock()
 	q := append(s.dlq[arn], d)

@@ -130,6 +130,8 @@ type Options struct {
 // DeadLetter is a message EventBridge sent to a dead-letter queue: the event
 // and the message attributes EventBridge adds.
 type DeadLetter struct {
+	// ID is the message's id in its queue, given when it arrives.
+	ID   string
 	Body json.RawMessage
 	// Attributes hold ERROR_CODE, ERROR_MESSAGE, RULE_ARN, TARGET_ARN and
 	// RETRY_ATTEMPTS, plus EXHAUSTED_RETRY_CONDITION when retries ran out

@@ -35,6 +35,7 @@ var notEmulated = map[string]bool{
 	"AWS::SQS::Queue":                true, // dead letters are kept by the EventBridge stand-in
 	"AWS::SQS::QueuePolicy":          true,
 	"AWS::CloudWatch::Alarm":         true,
+	"AWS::CloudWatch::Dashboard":     true,
 	"AWS::Lambda::Permission":        true,
 	"AWS::Lambda::EventInvokeConfig": true,
 	"AWS::KMS::Key":                  true,

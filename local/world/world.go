@@ -95,7 +95,7 @@ type World struct {
 	Events    *eventbridge.Service
 	CodeBuild *codebuild.Service
 	S3        *s3.Service  // the templates' buckets; an SDK client with w.Operator credentials reads them
-	SQS       *sqs.Service // the templates' queues, as far as their depth
+	SQS       *sqs.Service // the templates' queues: their depth, and receiving and deleting their dead letters
 	Engine    *asl.Engine
 	SFN       *sfnapi.Handler
 	Stacks    []*cfn.Stack
@@ -244,7 +244,7 @@ func Start(ctx context.Context, opts Options) (_ *World, err error) {
 	// stacks' outputs, the dead-letter queues' depth.
 	handle("iam", &iamapi.Handler{Roles: w.STS, Created: time.Now()})
 	handle("cloudformation", &cfnapi.Handler{Stacks: w.Stacks, Created: time.Now()})
-	w.SQS = sqs.New(w.Endpoint, func(arn string) int { return len(w.Events.DeadLetters(arn)) })
+	w.SQS = sqs.New(w.Endpoint, deadLetterQueues{w.Events})
 	handle("sqs", w.SQS)
 
 	w.Engine = asl.New(asl.Options{Invoker: lambdaInvoker{svc: w.Lambda, trace: w.traceHeader}, TimeScale: opts.TimeScale,

@@ -1,6 +1,11 @@
 // Package xray is a stand-in for the X-Ray daemon a Lambda sandbox offers on UDP: it
 // receives the segment documents functions send, keeps them, and writes them as JSON lines,
-// so a local run can show what an operator would find in X-Ray.
+// so a local run can show what an operator would find in X-Ray. Trace assembles one trace
+// the way X-Ray presents it, and Timeline draws it in a terminal.
+//
+// It refuses what X-Ray refuses: a datagram over 64 KB, a document without a trace id, or
+// one whose trace id began more than 30 days ago or more than 5 minutes ahead (the first
+// 32 bits of an X-Ray trace id are the epoch second it began).
 package xray
 
 import (
@@ -11,7 +16,10 @@ import (
 	"io"
 	"net"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"time"
 )
 
 // header is the line that precedes every document in a datagram.
@@ -19,6 +27,12 @@ var header = []byte(`{"format": "json", "version": 1}`)
 
 // maxDatagram is the largest document the daemon accepts.
 const maxDatagram = 64 * 1024
+
+// The window of trace ids X-Ray takes documents for.
+const (
+	maxTraceAge  = 30 * 24 * time.Hour
+	maxTraceSkew = 5 * time.Minute
+)
 
 // Segment is the part of a segment document the runtime reads; Raw keeps all of it.
 type Segment struct {
@@ -29,11 +43,21 @@ type Segment struct {
 	Type        string         `json:"type"`
 	StartTime   float64        `json:"start_time"`
 	EndTime     float64        `json:"end_time"`
+	InProgress  bool           `json:"in_progress"`
+	Origin      string         `json:"origin"`
 	Namespace   string         `json:"namespace"`
 	Error       bool           `json:"error"`
 	Fault       bool           `json:"fault"`
+	AWS         AWS            `json:"aws"`
 	Annotations map[string]any `json:"annotations"`
 	Raw         json.RawMessage
+}
+
+// AWS is the aws object of a document.
+type AWS struct {
+	Operation string `json:"operation"`
+	Region    string `json:"region"`
+	AccountID string `json:"account_id"`
 }
 
 // Daemon receives segment documents on a UDP port of 127.0.0.1.
@@ -78,7 +102,7 @@ func (d *Daemon) serve() {
 func (d *Daemon) receive(dgram []byte) {
 	head, doc, ok := bytes.Cut(dgram, []byte("\n"))
 	var seg Segment
-	if !ok || !bytes.Equal(bytes.TrimSpace(head), header) || len(dgram) > maxDatagram || json.Unmarshal(doc, &seg) != nil || seg.TraceID == "" {
+	if !ok || !bytes.Equal(bytes.TrimSpace(head), header) || len(dgram) > maxDatagram || json.Unmarshal(doc, &seg) != nil || !acceptable(seg.TraceID, time.Now()) {
 		d.mu.Lock()
 		d.rejected++
 		d.mu.Unlock()
@@ -91,6 +115,19 @@ func (d *Daemon) receive(dgram []byte) {
 	if d.out != nil {
 		_, _ = d.out.Write(append(append([]byte(nil), doc...), '\n'))
 	}
+}
+
+// acceptable reports whether X-Ray takes documents for the trace id at now.
+func acceptable(traceID string, now time.Time) bool {
+	if len(traceID) != 35 || !strings.HasPrefix(traceID, "1-") || traceID[10] != '-' {
+		return false
+	}
+	epoch, err := strconv.ParseUint(traceID[2:10], 16, 32)
+	if err != nil {
+		return false
+	}
+	began := time.Unix(int64(epoch), 0)
+	return now.Sub(began) <= maxTraceAge && began.Sub(now) <= maxTraceSkew
 }
 
 // Segments returns what was received so far, in arrival order.

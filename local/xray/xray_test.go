@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -29,7 +30,8 @@ func TestReceivesTheFunctionsSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := tracing.NewProvider(exp, "crossbuild-starter")
-	const header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	root := recentRoot(time.Now())
+	header := "Root=" + root + ";Parent=53995c3f42cd8ad8;Sampled=1"
 	h := tracing.Wrap(p, "starter", func(ctx context.Context, in string) (string, error) {
 		tracing.Annotate(ctx, tracing.KeyBuildARN, "arn:aws:codebuild:eu-west-1:222222222222:build/p:1")
 		return "", &failure.InvalidTarget{Index: 0, Field: "region", Rule: "bad"}
@@ -47,7 +49,7 @@ func TestReceivesTheFunctionsSegments(t *testing.T) {
 		t.Fatalf("segments %+v", d.Segments())
 	}
 	s := got[0]
-	if s.TraceID != "1-5759e988-bd862e3fe1be46a994272793" || s.ParentID != "53995c3f42cd8ad8" || s.Type != "subsegment" || !s.Fault {
+	if s.TraceID != root || s.ParentID != "53995c3f42cd8ad8" || s.Type != "subsegment" || !s.Fault {
 		t.Errorf("segment %+v", s)
 	}
 	if len(d.Traces()) != 1 || !strings.Contains(lines.String(), `"build_arn"`) {
@@ -66,19 +68,26 @@ func TestRejectsWhatIsNotASegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	for _, dgram := range []string{"hello", `{"format": "json", "version": 1}` + "\n{", `{"format": "json", "version": 2}` + "\n{}", `{"format": "json", "version": 1}` + "\n{}"} {
+	old := `{"format": "json", "version": 1}` + "\n" + `{"trace_id": "` + recentRoot(time.Now().Add(-31*24*time.Hour)) + `", "id": "0a1b2c3d4e5f6071", "name": "x", "start_time": 1}`
+	ahead := `{"format": "json", "version": 1}` + "\n" + `{"trace_id": "` + recentRoot(time.Now().Add(time.Hour)) + `", "id": "0a1b2c3d4e5f6071", "name": "x", "start_time": 1}`
+	for _, dgram := range []string{"hello", `{"format": "json", "version": 1}` + "\n{", `{"format": "json", "version": 2}` + "\n{}", `{"format": "json", "version": 1}` + "\n{}", old, ahead} {
 		if _, err := conn.Write([]byte(dgram)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for d.Rejected() < 4 && time.Now().Before(deadline) {
+	for d.Rejected() < 6 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if d.Rejected() != 4 || len(d.Segments()) != 0 {
+	if d.Rejected() != 6 || len(d.Segments()) != 0 {
 		t.Fatalf("rejected %d, kept %d", d.Rejected(), len(d.Segments()))
 	}
 	if err := d.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		t.Fatal(err)
 	}
+}
+
+// recentRoot is a trace id that began at t, as X-Ray ids do.
+func recentRoot(t time.Time) string {
+	return fmt.Sprintf("1-%08x-0123456789abcdef01234567", t.Unix())
 }

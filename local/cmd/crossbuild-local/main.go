@@ -1,7 +1,8 @@
 // Command crossbuild-local deploys the synthesized crossbuild app into local stand-ins for
 // AWS and runs one execution of its state machine end to end: the real state machine
 // definition, the real Lambda binaries, builds that really run. No AWS account, credentials
-// or network is needed.
+// or network is needed. `crossbuild-local serve` deploys it and keeps it running for any
+// AWS client instead (serve.go).
 package main
 
 import (
@@ -20,6 +21,15 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		if err := serve(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(os.Stderr, "crossbuild-local serve:", err)
+			}
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "crossbuild-local:", err)
 		os.Exit(1)
