@@ -8,6 +8,7 @@ package dynalitetest
 
 import (
 	"context"
+	"github.com/crossbuild/crossbuild/internal/awstest"
 	"testing"
 	"time"
 
@@ -68,6 +69,7 @@ func NewClient(endpoint string) *dynamodb.Client {
 			return aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "test-secret", Source: "dynalitetest"}, nil
 		}),
 		RetryMaxAttempts: 1,
+		HTTPClient:       awstest.HTTPClient(),
 	})
 }
 
