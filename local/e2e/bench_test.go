@@ -75,5 +75,17 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("the tables lack %q:\n%s", want, md)
 		}
 	}
-	t.Logf("benchmark smoke in %s:\n%s", time.Since(began).Round(time.Millisecond), md)
+	cs, err := bench.MeasureColdStarts(t.Context(), tw.World, os.Getenv(envFunctions), moduleRoot(t), t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) < 2 || cs[0].Function != "minimal" {
+		t.Fatalf("cold starts %+v: want the minimal function first, then crossbuild's", cs)
+	}
+	for _, c := range cs {
+		if c.Init <= 0 || c.Ratio <= 0 || c.Bytes == 0 {
+			t.Errorf("cold start of %s: %+v", c.Function, c)
+		}
+	}
+	t.Logf("benchmark smoke in %s:\n%s\n%s", time.Since(began).Round(time.Millisecond), md, bench.ColdStartTable(cs))
 }

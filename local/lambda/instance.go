@@ -61,7 +61,8 @@ type instance struct {
 	marker    string        // environment entry unique to the emulator and its runtime
 	invokeURL string        // set once the emulator serves
 	stopped   bool
-	failures  int // consecutive failed starts
+	failures  int  // consecutive failed starts
+	fresh     bool // no invocation has reached this emulator's runtime yet
 }
 
 func newInstance(fn *Function, index int, run *runner) (*instance, error) {
@@ -150,6 +151,7 @@ func (in *instance) startOnce(ctx context.Context) error {
 		return ErrClosed
 	}
 	in.invokeURL = "http://" + invokeAddr + "/2015-03-31/functions/function/invocations"
+	in.fresh = true
 	in.run.logger.Info("emulator started", "function", in.fn.Name, "instance", in.index, "pid", cmd.Process.Pid, "invoke", invokeAddr, "runtimeApi", apiAddr)
 	return nil
 }
@@ -258,6 +260,16 @@ type outcome struct {
 	payload []byte
 	fnErr   *FunctionError
 	err     error
+	timing  Timing
+}
+
+// Timing is what Lambda reports of an invocation in its REPORT log line.
+type Timing struct {
+	// Init is the runtime's initialisation, from the invocation that started it to the
+	// runtime asking for its first event (Lambda's Init Duration); zero on a warm start.
+	Init time.Duration
+	// Duration is from the runtime receiving the event to it posting the answer.
+	Duration time.Duration
 }
 
 // invoke runs one invocation; the caller holds the instance exclusively. It is not
@@ -293,6 +305,8 @@ func (in *instance) invokeOnce(inv invocation) (res outcome, retry bool) {
 	status, body, err := in.post(ctx, url, inv)
 	rec := in.proxy.end(inv.requestID)
 	elapsed := time.Since(started)
+	timing := in.timing(started, rec)
+	defer func() { res.timing = timing }()
 
 	if err != nil {
 		switch {
@@ -334,6 +348,26 @@ func (in *instance) invokeOnce(inv invocation) (res outcome, retry bool) {
 			Message: fmt.Sprintf("RequestId: %s Error: Runtime exited without providing a reason", inv.requestID)}, nil), false
 	}
 	return outcome{err: fmt.Errorf("invoke %s: emulator answered %d without a runtime response: %.200q", in, status, body)}, false
+}
+
+// timing reads an invocation's phases from what the proxy saw. The emulator starts the
+// runtime with the first invocation, so on a fresh emulator the time until the runtime
+// took the event is its initialisation.
+func (in *instance) timing(started time.Time, rec invocationRecord) Timing {
+	var t Timing
+	if rec.delivered && !rec.answeredAt.IsZero() {
+		t.Duration = rec.answeredAt.Sub(rec.deliveredAt)
+	}
+	in.mu.Lock()
+	fresh := in.fresh
+	if rec.delivered {
+		in.fresh = false
+	}
+	in.mu.Unlock()
+	if fresh && rec.delivered {
+		t.Init = rec.deliveredAt.Sub(started)
+	}
+	return t
 }
 
 func (in *instance) post(ctx context.Context, url string, inv invocation) (int, []byte, error) {

@@ -372,6 +372,32 @@ func TestInitFailureIsReported(t *testing.T) {
 	}
 }
 
+func TestTimingSeparatesInitFromTheInvocation(t *testing.T) {
+	fx := newFixture(t)
+	f := fx.function("slowstart")
+	f.Env["INIT_DELAY_MS"] = "300"
+	fx.add(t, f)
+	const work = 100 * time.Millisecond
+	payload := []byte(fmt.Sprintf(`{"action":"sleep","millis":%d}`, work.Milliseconds()))
+	_, fnErr, cold, err := fx.svc.InvokeTimed(t.Context(), "slowstart", payload)
+	if err != nil || fnErr != nil {
+		t.Fatalf("cold invoke: %v %+v", err, fnErr)
+	}
+	if cold.Init < 300*time.Millisecond {
+		t.Errorf("cold start Init = %s, want at least the function's 300 ms initialisation", cold.Init)
+	}
+	if cold.Duration < work || cold.Duration >= cold.Init+work {
+		t.Errorf("cold start Duration = %s, want the invocation's %s without the initialisation (Init %s)", cold.Duration, work, cold.Init)
+	}
+	_, _, warm, err := fx.svc.InvokeTimed(t.Context(), "slowstart", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if warm.Init != 0 || warm.Duration < work {
+		t.Errorf("warm start timing %+v, want no Init and a Duration of at least %s", warm, work)
+	}
+}
+
 func TestAddRefusesWhatLambdaWould(t *testing.T) {
 	fx := newFixture(t)
 	fx.add(t, fx.function("once"))

@@ -27,6 +27,9 @@ type invocationRecord struct {
 	delivered   bool           // the runtime received the invocation
 	responded   bool           // the runtime posted a result
 	fnErr       *FunctionError // the runtime posted an error
+	// deliveredAt is when the runtime received the invocation from its next call;
+	// answeredAt when it posted the result or error.
+	deliveredAt, answeredAt time.Time
 }
 
 // runtimeProxy stands between the runtime and the emulator's Runtime API. It adds the
@@ -112,7 +115,8 @@ func (p *runtimeProxy) observe(next http.Handler) http.Handler {
 		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, runtimeInvokePath) && ok {
 			switch verb {
 			case "response":
-				p.update(id, func(rec *invocationRecord) { rec.responded = true })
+				now := time.Now()
+				p.update(id, func(rec *invocationRecord) { rec.responded, rec.answeredAt = true, now })
 			case "error":
 				body, err := io.ReadAll(io.LimitReader(r.Body, maxErrorDocument))
 				if err != nil {
@@ -126,7 +130,8 @@ func (p *runtimeProxy) observe(next http.Handler) http.Handler {
 				if fe.Type == "" {
 					fe.Type = r.Header.Get("Lambda-Runtime-Function-Error-Type")
 				}
-				p.update(id, func(rec *invocationRecord) { rec.fnErr = fe })
+				now := time.Now()
+				p.update(id, func(rec *invocationRecord) { rec.fnErr, rec.answeredAt = fe, now })
 				r.Body = io.NopCloser(bytes.NewReader(body))
 				r.ContentLength = int64(len(body))
 			}
@@ -156,7 +161,7 @@ func (p *runtimeProxy) decorateNext(resp *http.Response) error {
 	if rec == nil {
 		return nil
 	}
-	rec.delivered = true
+	rec.delivered, rec.deliveredAt = true, time.Now()
 	if rec.traceHeader != "" {
 		resp.Header.Set("Lambda-Runtime-Trace-Id", rec.traceHeader)
 	}

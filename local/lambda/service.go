@@ -255,6 +255,16 @@ func (s *Service) Invoke(ctx context.Context, nameOrARN string, payload []byte) 
 	return res.payload, res.fnErr, res.err
 }
 
+// InvokeTimed is Invoke that also returns the invocation's timing as Lambda reports it.
+func (s *Service) InvokeTimed(ctx context.Context, nameOrARN string, payload []byte) (out []byte, fnErr *FunctionError, t Timing, err error) {
+	d, err := s.resolve(nameOrARN)
+	if err != nil {
+		return nil, nil, Timing{}, err
+	}
+	res := s.invoke(ctx, d, payload, maxSyncPayload, invocation{requestID: newRequestID(), traceHeader: traceHeaderFrom(ctx)})
+	return res.payload, res.fnErr, res.timing, res.err
+}
+
 // InvokeAsync is an Event invocation as EventBridge makes it, run to its end: nil when
 // the function succeeded, an error wrapping *FunctionError when it failed, and other
 // errors when it could not be invoked. The caller applies its own retry policy.

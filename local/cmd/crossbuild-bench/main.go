@@ -45,6 +45,7 @@ func run() error {
 		environs  = flag.Int("lambda-concurrency", 8, "execution environments per function")
 		cold      = flag.Int("coldstart-samples", 5, "fresh execution environments per function for the cold-start table (0: none)")
 		armDist   = flag.String("dist", "dist", "the deployed linux/arm64 builds, for their sizes")
+		coldOnly  = flag.Bool("coldstart-only", false, "measure the cold starts only and print their table (nothing is written)")
 		from      = flag.String("from", "", "render the tables and plots from a results.json of an earlier run instead of running")
 	)
 	flag.Parse()
@@ -96,6 +97,14 @@ func run() error {
 			fmt.Fprintln(os.Stderr, "crossbuild-bench: stopping:", err)
 		}
 	}()
+	if *coldOnly {
+		cs, err := coldStarts(ctx, w, max(*cold, 1), *functions, *root, *armDist)
+		if err != nil {
+			return err
+		}
+		fmt.Print(bench.ColdStartTable(cs))
+		return nil
+	}
 	runner, err := bench.NewRunner(ctx, w, probe, proxy, *logs)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -99,6 +100,10 @@ func main() {
 	if msg := os.Getenv("FAIL_INIT"); msg != "" {
 		fmt.Fprintln(os.Stderr, "refusing to start:", msg)
 		os.Exit(1)
+	}
+	// A slow initialisation, for the timing the runtime reports.
+	if ms, err := strconv.Atoi(os.Getenv("INIT_DELAY_MS")); err == nil {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
 	lambda.Start(handle)
 }
