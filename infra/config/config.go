@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crossbuild/crossbuild/internal/partition"
 	"github.com/crossbuild/crossbuild/internal/polling"
 )
 
@@ -210,7 +211,7 @@ func Load(get Getter) (*Config, error) {
 		MaxEventPatternChars:  p.integer(KeyMaxEventPatternChars, DefaultMaxEventPatternChars, DefaultMaxEventPatternChars, MaxMaxEventPatternChars),
 	}
 	if c.SourceRegion != "" {
-		c.Partition = partitionOf(c.SourceRegion)
+		c.Partition = partition.Of(c.SourceRegion)
 	}
 	c.EnvNamesAllowed = p.envNames(KeyEnvNamesAllowed, c.CorrelationPrefix, c.EnvMapping)
 	c.Targets = p.targets(KeyTargets, c.Partition)
@@ -326,23 +327,6 @@ func compactJSON(m map[string]string) string {
 		return "{}"
 	}
 	return string(b)
-}
-
-// partitionOf maps a Region to its AWS partition.
-func partitionOf(region string) string {
-	for _, p := range []struct{ prefix, partition string }{
-		{"cn-", "aws-cn"},
-		{"us-gov-", "aws-us-gov"},
-		{"us-isob-", "aws-iso-b"},
-		{"us-isof-", "aws-iso-f"},
-		{"us-iso-", "aws-iso"},
-		{"eu-isoe-", "aws-iso-e"},
-	} {
-		if strings.HasPrefix(region, p.prefix) {
-			return p.partition
-		}
-	}
-	return "aws"
 }
 
 // parseInt accepts a JSON number with an integral value or a decimal string (from -c).

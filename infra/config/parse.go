@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/crossbuild/crossbuild/internal/partition"
 	"github.com/crossbuild/crossbuild/internal/target"
 )
 
@@ -252,7 +253,7 @@ var targetFields = []string{"accounts", "regions", "projects", "sampleProject"}
 
 // targets expands the accounts × Regions × projects entries into one Target per
 // (account, Region) and rejects duplicates across entries.
-func (p *parser) targets(key, partition string) []Target {
+func (p *parser) targets(key, sourcePartition string) []Target {
 	v, ok := p.structured(key)
 	if !ok {
 		if p.ok(key) {
@@ -307,8 +308,8 @@ func (p *parser) targets(key, partition string) []Target {
 		}
 		slices.Sort(projects)
 		for _, region := range regions {
-			if partition != "" && partitionOf(region) != partition {
-				p.fail(ek+".regions", "%q is in partition %s, the source Region's partition is %s", region, partitionOf(region), partition)
+			if sourcePartition != "" && partition.Of(region) != sourcePartition {
+				p.fail(ek+".regions", "%q is in partition %s, the source Region's partition is %s", region, partition.Of(region), sourcePartition)
 			}
 		}
 		for _, account := range accounts {

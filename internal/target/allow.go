@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/crossbuild/crossbuild/internal/awsarn"
 	"github.com/crossbuild/crossbuild/internal/failure"
 )
 
@@ -95,9 +96,9 @@ func join(set map[string]bool) string {
 
 // ParseRoleARN returns the partition and account of a role ARN.
 func ParseRoleARN(s string) (partition, account string, err error) {
-	m := roleARNRe.FindStringSubmatch(s)
-	if m == nil || !partitions[m[1]] {
-		return "", "", fmt.Errorf("%q is not an IAM role ARN", s)
+	r, err := awsarn.ParseRole(s)
+	if err != nil {
+		return "", "", err
 	}
-	return m[1], m[2], nil
+	return r.Partition, r.Account, nil
 }

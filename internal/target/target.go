@@ -13,7 +13,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crossbuild/crossbuild/internal/awsarn"
 	"github.com/crossbuild/crossbuild/internal/failure"
+	"github.com/crossbuild/crossbuild/internal/partition"
 )
 
 // Completion modes.
@@ -61,16 +63,10 @@ var reserved = map[string]bool{
 }
 
 var (
-	// Role ARN: arn:<partition>:iam::<account>:role/<optional path/><name>.
-	roleARNRe  = regexp.MustCompile(`^arn:([a-z-]+):iam::(\d{12}):role/((?:[\x21-\x7E]*/)?)([\w+=,.@-]{1,64})$`)
-	regionRe   = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$`)
-	projectRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`)
-	envNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	accountRe  = regexp.MustCompile(`^\d{12}$`)
-	partitions = map[string]bool{
-		"aws": true, "aws-cn": true, "aws-us-gov": true, "aws-iso": true, "aws-iso-b": true,
-		"aws-iso-e": true, "aws-iso-f": true, "aws-eusc": true,
-	}
+	regionRe  = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$`)
+	projectRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`)
+	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	accountRe = regexp.MustCompile(`^\d{12}$`)
 )
 
 // EnvVar is one environment variable override of a build.
@@ -188,17 +184,11 @@ func (p Parser) Parse(raw []byte, index int) (Target, error) {
 	if t.RoleARN, err = requiredString(fields, keyARN); err != nil {
 		return Target{}, bad(keyARN, "%v", err)
 	}
-	m := roleARNRe.FindStringSubmatch(t.RoleARN)
-	if m == nil {
-		return Target{}, bad(keyARN, "must be an IAM role ARN like arn:aws:iam::123456789012:role/name")
+	role, err := awsarn.ParseRole(t.RoleARN)
+	if err != nil {
+		return Target{}, bad(keyARN, "must be an IAM role ARN like arn:aws:iam::123456789012:role/name: %v", err)
 	}
-	t.Partition, t.Account = m[1], m[2]
-	if !partitions[t.Partition] {
-		return Target{}, bad(keyARN, "unknown partition %q", t.Partition)
-	}
-	if len(m[3]) > 512 {
-		return Target{}, bad(keyARN, "role path longer than 512 characters")
-	}
+	t.Partition, t.Account = role.Partition, role.Account
 
 	if t.Region, err = requiredString(fields, keyRegion); err != nil {
 		return Target{}, bad(keyRegion, "%v", err)
@@ -206,7 +196,7 @@ func (p Parser) Parse(raw []byte, index int) (Target, error) {
 	if !regionRe.MatchString(t.Region) {
 		return Target{}, bad(keyRegion, "must be a Region name like eu-west-1")
 	}
-	if want := partitionOf(t.Region); want != t.Partition {
+	if want := partition.Of(t.Region); want != t.Partition {
 		return Target{}, bad(keyRegion, "Region %s is in partition %s but the role ARN is in %s", t.Region, want, t.Partition)
 	}
 
@@ -403,27 +393,6 @@ func checkEnvName(name string) string {
 		return "must not start with CODEBUILD_, which CodeBuild reserves"
 	}
 	return ""
-}
-
-// partitionOf returns the partition a Region name belongs to.
-func partitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "eu-isoe-"):
-		return "aws-iso-e"
-	case strings.HasPrefix(region, "us-isof-"):
-		return "aws-iso-f"
-	case strings.HasPrefix(region, "eusc-"):
-		return "aws-eusc"
-	}
-	return "aws"
 }
 
 // decodeObject decodes a JSON object, rejecting duplicate keys: encoding/json would keep

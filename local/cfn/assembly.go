@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/crossbuild/crossbuild/internal/partition"
 )
 
 // Stack is one deployed-to-be template with its environment.
@@ -93,7 +95,7 @@ func LoadAssembly(dir string) ([]*Stack, error) {
 		if err := json.Unmarshal(tplRaw, &tpl); err != nil {
 			return nil, fmt.Errorf("stack %s: parse %s: %w", name, a.Properties.TemplateFile, err)
 		}
-		stacks = append(stacks, &Stack{Name: name, Account: account, Region: region, Partition: partitionOf(region), Dir: dir, Template: tpl})
+		stacks = append(stacks, &Stack{Name: name, Account: account, Region: region, Partition: partition.Of(region), Dir: dir, Template: tpl})
 	}
 	if len(stacks) == 0 {
 		return nil, fmt.Errorf("cloud assembly %s has no stacks", dir)
@@ -111,16 +113,6 @@ func parseEnvironment(env string) (account, region string, err error) {
 		return "", "", fmt.Errorf("environment %q must name an account and a Region", env)
 	}
 	return parts[0], parts[1], nil
-}
-
-func partitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
 
 // ResourcesOfType returns the logical ids of resources of one type, sorted.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/crossbuild/crossbuild/internal/iam"
+	"github.com/crossbuild/crossbuild/internal/partition"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
 
@@ -169,7 +170,7 @@ func (s *Service) passThrough(w http.ResponseWriter, r *http.Request, b *bucket,
 }
 
 func (s *Service) listBuckets(w http.ResponseWriter, r *http.Request, caller localaws.Caller, op Operation) *Error {
-	own := &bucket{Bucket: Bucket{Account: caller.Account, Partition: partitionOf(caller.Region)}}
+	own := &bucket{Bucket: Bucket{Account: caller.Account, Partition: partition.Of(caller.Region)}}
 	if e := s.check(r.Context(), caller.Principal, own, op.Action, "*", s.requestContext(r, own, caller.Region)); e != nil {
 		return e
 	}
@@ -189,7 +190,7 @@ func (s *Service) createBucket(w http.ResponseWriter, r *http.Request, caller lo
 	if !validBucketName(op.Bucket) {
 		return &Error{Status: http.StatusBadRequest, Code: "InvalidBucketName", Message: "The specified bucket is not valid.", Resource: op.Bucket}
 	}
-	own := &bucket{Bucket: Bucket{Account: caller.Account, Partition: partitionOf(caller.Region)}}
+	own := &bucket{Bucket: Bucket{Account: caller.Account, Partition: partition.Of(caller.Region)}}
 	if e := s.check(r.Context(), caller.Principal, own, op.Action, op.Resource(own.Partition), s.requestContext(r, own, caller.Region)); e != nil {
 		return e
 	}
@@ -315,14 +316,4 @@ func writeXML(w http.ResponseWriter, v any) *Error {
 	w.Header().Set("Content-Type", "application/xml")
 	_, _ = w.Write(buf.Bytes())
 	return nil
-}
-
-func partitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
 }
