@@ -4,7 +4,6 @@
 package cfnapi
 
 import (
-	"encoding/xml"
 	"fmt"
 	"net/http"
 	"sort"
@@ -39,48 +38,33 @@ type xmlStack struct {
 	Outputs      []xmlOutput `xml:"Outputs>member"`
 }
 
-type describeStacksResponse struct {
-	XMLName xml.Name `xml:"DescribeStacksResponse"`
-	Xmlns   string   `xml:"xmlns,attr"`
-	Result  struct {
-		Stacks []xmlStack `xml:"Stacks>member"`
-	} `xml:"DescribeStacksResult"`
-	Metadata struct {
-		RequestID string `xml:"RequestId"`
-	} `xml:"ResponseMetadata"`
+type describeStacksResult struct {
+	Stacks []xmlStack `xml:"Stacks>member"`
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	caller, action, ok := localaws.QueryRequest(w, r, APIVersion)
-	if !ok {
-		return
-	}
-	if action != "DescribeStacks" {
-		localaws.WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("operation %s is not emulated by the local CloudFormation", action))
-		return
-	}
+	p := localaws.QueryProtocol{Service: "CloudFormation", Version: APIVersion, Xmlns: xmlns,
+		Actions: map[string]localaws.QueryAction{"DescribeStacks": h.describeStacks}}
+	p.ServeHTTP(w, r)
+}
+
+func (h *Handler) describeStacks(r *http.Request, caller localaws.Caller) (any, error) {
 	name := r.Form.Get("StackName")
-	var out describeStacksResponse
-	out.Xmlns = xmlns
-	out.Metadata.RequestID = "local"
+	var out describeStacksResult
 	for _, s := range h.Stacks {
 		if s.Account != caller.Account || s.Region != caller.Region || (name != "" && name != s.Name && name != stackID(s)) {
 			continue
 		}
 		st, err := h.describe(s)
 		if err != nil {
-			localaws.WriteQueryError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
-			return
+			return nil, err
 		}
-		out.Result.Stacks = append(out.Result.Stacks, st)
+		out.Stacks = append(out.Stacks, st)
 	}
-	if name != "" && len(out.Result.Stacks) == 0 {
-		localaws.WriteQueryError(w, http.StatusBadRequest, "ValidationError", fmt.Sprintf("Stack with id %s does not exist", name))
-		return
+	if name != "" && len(out.Stacks) == 0 {
+		return nil, localaws.BadRequest("ValidationError", "Stack with id %s does not exist", name)
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	_, _ = w.Write([]byte(xml.Header))
-	_ = xml.NewEncoder(w).Encode(out)
+	return out, nil
 }
 
 func stackID(s *cfn.Stack) string {

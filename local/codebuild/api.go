@@ -1,13 +1,9 @@
 package codebuild
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -30,86 +26,46 @@ const idempotencyWindow = 5 * time.Minute
 // maxBatch is the most ids or names one batch request may carry.
 const maxBatch = 100
 
-// apiError is an error as the API reports it.
-type apiError struct {
-	status        int
-	code, message string
+func validation(format string, args ...any) *localaws.Error {
+	return localaws.BadRequest("ValidationException", "1 validation error detected: "+format, args...)
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.message }
-
-func validation(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "ValidationException", "1 validation error detected: " + fmt.Sprintf(format, args...)}
+func invalidInput(format string, args ...any) *localaws.Error {
+	return localaws.BadRequest("InvalidInputException", format, args...)
 }
 
-func invalidInput(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "InvalidInputException", fmt.Sprintf(format, args...)}
-}
-
-func notFound(format string, args ...any) *apiError {
-	return &apiError{http.StatusBadRequest, "ResourceNotFoundException", fmt.Sprintf(format, args...)}
+func notFound(format string, args ...any) *localaws.Error {
+	return localaws.BadRequest("ResourceNotFoundException", format, args...)
 }
 
 // ServeHTTP serves CodeBuild's JSON 1.1 protocol. The caller must have been resolved by
 // localaws.Router: it sees the projects and builds of its own account and Region only.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	caller, ok := localaws.CallerFrom(r.Context())
-	if !ok {
-		localaws.WriteJSONError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "the request is not signed")
-		return
+	s.api.ServeHTTP(w, r)
+}
+
+// protocol is the Service's JSON protocol: its operations by name.
+func (s *Service) protocol() *localaws.JSONProtocol {
+	op := func(f func(localaws.Caller, []byte) (any, error)) localaws.JSONOperation {
+		return func(_ *http.Request, c localaws.Caller, body []byte) (any, error) { return f(c, body) }
 	}
-	if r.Method != http.MethodPost {
-		localaws.WriteJSONError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "CodeBuild takes POST requests only")
-		return
-	}
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if !ok {
-		localaws.WriteJSONError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("X-Amz-Target %q is not a CodeBuild operation", r.Header.Get("X-Amz-Target")))
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		localaws.WriteJSONError(w, http.StatusBadRequest, "SerializationException", "the request body could not be read or is too large")
-		return
-	}
-	var out any
-	switch op {
-	case "StartBuild":
-		out, err = s.startBuild(caller, body)
-	case "BatchGetBuilds":
-		out, err = s.batchGetBuilds(caller, body)
-	case "StopBuild":
-		out, err = s.stopBuild(caller, body)
-	case "ListBuildsForProject":
-		out, err = s.listBuildsForProject(caller, body)
-	case "BatchGetProjects":
-		out, err = s.batchGetProjects(caller, body)
-	case "DeleteProject":
-		out, err = s.deleteProject(caller, body)
-	default:
-		localaws.WriteJSONError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %s is not emulated by the local CodeBuild", op))
-		return
-	}
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-		localaws.WriteJSONError(w, ae.status, ae.code, ae.message)
-	case err != nil:
-		localaws.WriteJSONError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
-	default:
-		localaws.WriteJSON(w, out)
-	}
+	return &localaws.JSONProtocol{Service: "CodeBuild", TargetPrefix: targetPrefix, ContentType: localaws.JSON11, MaxBody: maxBody,
+		Operations: map[string]localaws.JSONOperation{
+			"StartBuild":           op(s.startBuild),
+			"BatchGetBuilds":       op(s.batchGetBuilds),
+			"StopBuild":            op(s.stopBuild),
+			"ListBuildsForProject": op(s.listBuildsForProject),
+			"BatchGetProjects":     op(s.batchGetProjects),
+			"DeleteProject":        op(s.deleteProject),
+		}}
 }
 
 // decode reads a request into v, rejecting keys outside allowed (the fields the stand-in
 // emulates), so that a parameter it would silently ignore is an error instead.
 func decode(body []byte, op string, v any, allowed ...string) (map[string]json.RawMessage, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, &apiError{http.StatusBadRequest, "SerializationException", fmt.Sprintf("%s: the body is not a JSON object: %v", op, err)}
+		return nil, localaws.BadRequest("SerializationException", "%s: the body is not a JSON object: %v", op, err)
 	}
 	for k := range fields {
 		if !contains(allowed, k) {
@@ -117,7 +73,7 @@ func decode(body []byte, op string, v any, allowed ...string) (map[string]json.R
 		}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return nil, &apiError{http.StatusBadRequest, "SerializationException", fmt.Sprintf("%s: %v", op, err)}
+		return nil, localaws.BadRequest("SerializationException", "%s: %v", op, err)
 	}
 	return fields, nil
 }
@@ -215,7 +171,7 @@ func (s *Service) start(req buildRequest) (*build, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, &apiError{http.StatusServiceUnavailable, "ServiceUnavailableException", "the local CodeBuild is shutting down"}
+		return nil, localaws.Errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "the local CodeBuild is shutting down")
 	}
 	p, ok := s.projects[projectKey{c.Account, c.Region, req.project}]
 	if !ok {

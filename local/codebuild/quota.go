@@ -1,9 +1,9 @@
 package codebuild
 
 import (
-	"fmt"
-	"net/http"
 	"time"
+
+	"github.com/crossbuild/crossbuild/local/localaws"
 )
 
 // How CodeBuild answers a build beyond its quotas, as documented and as observed:
@@ -60,9 +60,8 @@ type pool struct {
 }
 
 // limitExceeded is StartBuild's answer when the queue is full.
-func limitExceeded(queueCap int) *apiError {
-	return &apiError{http.StatusBadRequest, "AccountLimitExceededException",
-		fmt.Sprintf("Cannot have more than %d builds in queue for the account", queueCap)}
+func limitExceeded(queueCap int) *localaws.Error {
+	return localaws.BadRequest("AccountLimitExceededException", "Cannot have more than %d builds in queue for the account", queueCap)
 }
 
 // quota is the quota of an account and Region.

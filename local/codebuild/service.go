@@ -11,6 +11,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/crossbuild/crossbuild/local/localaws"
 )
 
 // Publisher puts events on an account's and Region's default event bus. The EventBridge
@@ -79,6 +81,8 @@ type Service struct {
 	// scanning every token at each StartBuild.
 	tokenOrder []tokenEntry
 	pools      map[poolKey]*pool
+
+	api *localaws.JSONProtocol
 }
 
 type tokenEntry struct {
@@ -118,7 +122,7 @@ func New(pub Publisher, opts Options) *Service {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{
+	s := &Service{
 		pub: pub, opts: opts, log: log, ctx: ctx, cancel: cancel,
 		projects: map[projectKey]Project{},
 		numbers:  map[projectKey]int64{},
@@ -126,6 +130,8 @@ func New(pub Publisher, opts Options) *Service {
 		tokens:   map[tokenKey]tokenUse{},
 		pools:    map[poolKey]*pool{},
 	}
+	s.api = s.protocol()
+	return s
 }
 
 // AddProject defines a project, as deploying a template would.

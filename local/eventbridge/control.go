@@ -57,64 +57,41 @@ type wirePutPermissionInput struct {
 	Condition    json.RawMessage
 }
 
-// serveControl handles the operations above; it reports false for any other.
-func (s *Service) serveControl(w http.ResponseWriter, caller localaws.Caller, op string, dec *json.Decoder) bool {
-	switch op {
-	case "DescribeRule":
-		var in wireRuleRef
-		if decodeInto(w, dec, &in) {
-			if r, k, ok := s.ownRule(w, caller, in.EventBusName, in.Name); ok {
-				localaws.WriteJSON(w, s.wireRuleOf(r, k))
-			}
-		}
-	case "ListTargetsByRule":
-		var in wireListTargetsInput
-		if decodeInto(w, dec, &in) {
-			if r, _, ok := s.ownRule(w, caller, in.EventBusName, in.Rule); ok {
-				localaws.WriteJSON(w, struct{ Targets []wireTarget }{wireTargetsOf(r)})
-			}
-		}
-	case "DisableRule", "EnableRule":
-		var in wireRuleRef
-		if decodeInto(w, dec, &in) {
-			if r, _, ok := s.ownRule(w, caller, in.EventBusName, in.Name); ok {
-				s.mu.Lock()
-				r.enabled = op == "EnableRule"
-				s.mu.Unlock()
-				localaws.WriteJSON(w, struct{}{})
-			}
-		}
-	case "ListArchives":
-		var in wireListArchivesInput
-		if decodeInto(w, dec, &in) {
-			s.serveListArchives(w, caller, in)
-		}
-	case "PutPermission":
-		var in wirePutPermissionInput
-		if decodeInto(w, dec, &in) {
-			s.servePutPermission(w, caller, in)
-		}
-	case "StartReplay":
-		var in wireStartReplayInput
-		if decodeInto(w, dec, &in) {
-			s.serveStartReplay(w, caller, in)
-		}
-	case "DescribeReplay":
-		var in struct{ ReplayName string }
-		if decodeInto(w, dec, &in) {
-			s.serveDescribeReplay(w, caller, in.ReplayName)
-		}
-	default:
-		return false
+func (s *Service) serveDescribeRule(_ *http.Request, caller localaws.Caller, in wireRuleRef) (any, error) {
+	r, k, err := s.ownRule(caller, in.EventBusName, in.Name)
+	if err != nil {
+		return nil, err
 	}
-	return true
+	return s.wireRuleOf(r, k), nil
+}
+
+func (s *Service) serveListTargetsByRule(_ *http.Request, caller localaws.Caller, in wireListTargetsInput) (any, error) {
+	r, _, err := s.ownRule(caller, in.EventBusName, in.Rule)
+	if err != nil {
+		return nil, err
+	}
+	return struct{ Targets []wireTarget }{wireTargetsOf(r)}, nil
+}
+
+// serveEnableRule is EnableRule (enabled) or DisableRule.
+func (s *Service) serveEnableRule(enabled bool) func(*http.Request, localaws.Caller, wireRuleRef) (any, error) {
+	return func(_ *http.Request, caller localaws.Caller, in wireRuleRef) (any, error) {
+		r, _, err := s.ownRule(caller, in.EventBusName, in.Name)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		r.enabled = enabled
+		s.mu.Unlock()
+		return struct{}{}, nil
+	}
 }
 
 // ownRule finds a rule on a bus of the caller's account and Region.
-func (s *Service) ownRule(w http.ResponseWriter, caller localaws.Caller, busName, name string) (*rule, busKey, bool) {
-	k, ok := s.ownBus(w, caller, busName)
-	if !ok {
-		return nil, busKey{}, false
+func (s *Service) ownRule(caller localaws.Caller, busName, name string) (*rule, busKey, error) {
+	k, err := s.ownBus(caller, busName)
+	if err != nil {
+		return nil, busKey{}, err
 	}
 	s.mu.RLock()
 	var r *rule
@@ -123,10 +100,9 @@ func (s *Service) ownRule(w http.ResponseWriter, caller localaws.Caller, busName
 	}
 	s.mu.RUnlock()
 	if r == nil {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errResourceNotFound, fmt.Sprintf("Rule %s does not exist on EventBus %s.", name, k.name))
-		return nil, busKey{}, false
+		return nil, busKey{}, localaws.BadRequest(errResourceNotFound, "Rule %s does not exist on EventBus %s.", name, k.name)
 	}
-	return r, k, true
+	return r, k, nil
 }
 
 func (s *Service) wireRuleOf(r *rule, k busKey) wireRule {
@@ -161,7 +137,7 @@ func wireTargetsOf(r *rule) []wireTarget {
 	return out
 }
 
-func (s *Service) serveListArchives(w http.ResponseWriter, caller localaws.Caller, in wireListArchivesInput) {
+func (s *Service) serveListArchives(_ *http.Request, caller localaws.Caller, in wireListArchivesInput) (any, error) {
 	type wireArchive struct {
 		ArchiveName    string
 		EventSourceArn string
@@ -186,25 +162,23 @@ func (s *Service) serveListArchives(w http.ResponseWriter, caller localaws.Calle
 	if out == nil {
 		out = []wireArchive{}
 	}
-	localaws.WriteJSON(w, struct{ Archives []wireArchive }{out})
+	return struct{ Archives []wireArchive }{out}, nil
 }
 
 // servePutPermission takes the Policy form only: it replaces the bus's whole resource
 // policy, as PutPermission does with Policy.
-func (s *Service) servePutPermission(w http.ResponseWriter, caller localaws.Caller, in wirePutPermissionInput) {
+func (s *Service) servePutPermission(_ *http.Request, caller localaws.Caller, in wirePutPermissionInput) (any, error) {
 	if in.Policy == "" || in.Action != "" || in.Principal != "" || in.StatementId != "" || len(in.Condition) > 0 {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errValidationException, "only PutPermission with a whole Policy is emulated")
-		return
+		return nil, localaws.BadRequest(errValidationException, "only PutPermission with a whole Policy is emulated")
 	}
-	k, ok := s.ownBus(w, caller, in.EventBusName)
-	if !ok {
-		return
+	k, err := s.ownBus(caller, in.EventBusName)
+	if err != nil {
+		return nil, err
 	}
 	if err := s.setPolicy(k, json.RawMessage(in.Policy)); err != nil {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errValidationException, err.Error())
-		return
+		return nil, localaws.BadRequest(errValidationException, "%s", err.Error())
 	}
-	localaws.WriteJSON(w, struct{}{})
+	return struct{}{}, nil
 }
 
 // setPolicy replaces the resource policy of an existing bus.

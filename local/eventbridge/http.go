@@ -29,54 +29,28 @@ const (
 	errInternalFailure     = "InternalFailure"
 )
 
-// ServeHTTP serves EventBridge's JSON 1.1 protocol: PutEvents, ListRules and
-// DescribeEventBus. The caller comes from localaws.Router.
+// ServeHTTP serves EventBridge's JSON 1.1 protocol. The caller comes from localaws.Router.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	caller, ok := localaws.CallerFrom(r.Context())
-	if !ok {
-		localaws.WriteJSONError(w, http.StatusForbidden, "MissingAuthenticationTokenException", "request is not signed")
-		return
-	}
-	if r.Method != http.MethodPost {
-		localaws.WriteJSONError(w, http.StatusMethodNotAllowed, "UnknownOperationException", "only POST is supported")
-		return
-	}
-	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	if !ok {
-		localaws.WriteJSONError(w, http.StatusBadRequest, "UnknownOperationException", "missing or foreign X-Amz-Target")
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	dec := json.NewDecoder(r.Body)
-	switch op {
-	case "PutEvents":
-		var in wirePutEventsInput
-		if decodeInto(w, dec, &in) {
-			s.servePutEvents(w, r, caller, in)
-		}
-	case "ListRules":
-		var in wireListRulesInput
-		if decodeInto(w, dec, &in) {
-			s.serveListRules(w, caller, in)
-		}
-	case "DescribeEventBus":
-		var in wireDescribeEventBusInput
-		if decodeInto(w, dec, &in) {
-			s.serveDescribeEventBus(w, caller, in)
-		}
-	default:
-		if !s.serveControl(w, caller, op, dec) {
-			localaws.WriteJSONError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %q is not emulated", op))
-		}
-	}
+	s.api.ServeHTTP(w, r)
 }
 
-func decodeInto(w http.ResponseWriter, dec *json.Decoder, v any) bool {
-	if err := dec.Decode(v); err != nil {
-		localaws.WriteJSONError(w, http.StatusBadRequest, "SerializationException", "cannot read the request: "+err.Error())
-		return false
-	}
-	return true
+// protocol is the operations the stand-in serves: PutEvents, ListRules and
+// DescribeEventBus here, the control operations of control.go and replay.go.
+func (s *Service) protocol() *localaws.JSONProtocol {
+	return &localaws.JSONProtocol{Service: "EventBridge", TargetPrefix: targetPrefix, ContentType: localaws.JSON11, MaxBody: maxRequestBody,
+		Operations: map[string]localaws.JSONOperation{
+			"PutEvents":         localaws.JSONOp(s.servePutEvents),
+			"ListRules":         localaws.JSONOp(s.serveListRules),
+			"DescribeEventBus":  localaws.JSONOp(s.serveDescribeEventBus),
+			"DescribeRule":      localaws.JSONOp(s.serveDescribeRule),
+			"ListTargetsByRule": localaws.JSONOp(s.serveListTargetsByRule),
+			"DisableRule":       localaws.JSONOp(s.serveEnableRule(false)),
+			"EnableRule":        localaws.JSONOp(s.serveEnableRule(true)),
+			"ListArchives":      localaws.JSONOp(s.serveListArchives),
+			"PutPermission":     localaws.JSONOp(s.servePutPermission),
+			"StartReplay":       localaws.JSONOp(s.serveStartReplay),
+			"DescribeReplay":    localaws.JSONOp(s.serveDescribeReplay),
+		}}
 }
 
 type wirePutEventsInput struct {
@@ -131,10 +105,9 @@ func (t *wireTime) fromEpoch(f float64) error {
 	return nil
 }
 
-func (s *Service) servePutEvents(w http.ResponseWriter, r *http.Request, caller localaws.Caller, in wirePutEventsInput) {
+func (s *Service) servePutEvents(r *http.Request, caller localaws.Caller, in wirePutEventsInput) (any, error) {
 	if in.EndpointId != "" {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errValidationException, "global endpoints (EndpointId) are not emulated")
-		return
+		return nil, localaws.BadRequest(errValidationException, "global endpoints (EndpointId) are not emulated")
 	}
 	entries := make([]Entry, len(in.Entries))
 	for i, e := range in.Entries {
@@ -147,16 +120,13 @@ func (s *Service) servePutEvents(w http.ResponseWriter, r *http.Request, caller 
 	var re *RequestError
 	switch {
 	case errors.As(err, &re):
-		localaws.WriteJSONError(w, http.StatusBadRequest, re.Code, re.Message)
-		return
+		return nil, localaws.Errorf(http.StatusBadRequest, re.Code, "%s", re.Message)
 	case errors.Is(err, ErrClosed):
-		localaws.WriteJSONError(w, http.StatusServiceUnavailable, errServiceUnavailable, "the event bus service is shutting down")
-		return
+		return nil, localaws.Errorf(http.StatusServiceUnavailable, errServiceUnavailable, "the event bus service is shutting down")
 	case err != nil:
-		localaws.WriteJSONError(w, http.StatusInternalServerError, errInternalFailure, err.Error())
-		return
+		return nil, err // an internal failure
 	}
-	localaws.WriteJSON(w, res)
+	return res, nil
 }
 
 type wireListRulesInput struct {
@@ -175,14 +145,13 @@ type wireRule struct {
 	State              string
 }
 
-func (s *Service) serveListRules(w http.ResponseWriter, caller localaws.Caller, in wireListRulesInput) {
-	k, ok := s.ownBus(w, caller, in.EventBusName)
-	if !ok {
-		return
+func (s *Service) serveListRules(_ *http.Request, caller localaws.Caller, in wireListRulesInput) (any, error) {
+	k, err := s.ownBus(caller, in.EventBusName)
+	if err != nil {
+		return nil, err
 	}
 	if in.Limit < 0 || in.Limit > 100 {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errValidationException, "Limit must be 1 to 100")
-		return
+		return nil, localaws.BadRequest(errValidationException, "Limit must be 1 to 100")
 	}
 	s.mu.RLock()
 	var rules []wireRule
@@ -208,8 +177,7 @@ func (s *Service) serveListRules(w http.ResponseWriter, caller localaws.Caller, 
 	if in.NextToken != "" {
 		n, err := strconv.Atoi(in.NextToken)
 		if err != nil || n < 0 || n > len(rules) {
-			localaws.WriteJSONError(w, http.StatusBadRequest, errValidationException, "invalid NextToken")
-			return
+			return nil, localaws.BadRequest(errValidationException, "invalid NextToken")
 		}
 		start = n
 	}
@@ -227,17 +195,17 @@ func (s *Service) serveListRules(w http.ResponseWriter, caller localaws.Caller, 
 	if out.Rules == nil {
 		out.Rules = []wireRule{}
 	}
-	localaws.WriteJSON(w, out)
+	return out, nil
 }
 
 type wireDescribeEventBusInput struct {
 	Name string
 }
 
-func (s *Service) serveDescribeEventBus(w http.ResponseWriter, caller localaws.Caller, in wireDescribeEventBusInput) {
-	k, ok := s.ownBus(w, caller, in.Name)
-	if !ok {
-		return
+func (s *Service) serveDescribeEventBus(_ *http.Request, caller localaws.Caller, in wireDescribeEventBusInput) (any, error) {
+	k, err := s.ownBus(caller, in.Name)
+	if err != nil {
+		return nil, err
 	}
 	policy, _ := s.lookupBus(k)
 	out := struct {
@@ -245,24 +213,20 @@ func (s *Service) serveDescribeEventBus(w http.ResponseWriter, caller localaws.C
 		Arn    string
 		Policy string `json:",omitempty"`
 	}{Name: k.name, Arn: s.busARN(k), Policy: string(compact(policy))}
-	localaws.WriteJSON(w, out)
+	return out, nil
 }
 
-// ownBus resolves a bus of the caller's account and Region, writing the
-// error response when there is none.
-func (s *Service) ownBus(w http.ResponseWriter, caller localaws.Caller, nameOrARN string) (busKey, bool) {
+// ownBus resolves a bus of the caller's account and Region.
+func (s *Service) ownBus(caller localaws.Caller, nameOrARN string) (busKey, error) {
 	k, err := resolveBus(nameOrARN, caller.Account, caller.Region)
 	if err != nil {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errValidationException, err.Error())
-		return busKey{}, false
+		return busKey{}, localaws.BadRequest(errValidationException, "%s", err.Error())
 	}
 	if k.account != caller.Account || k.region != caller.Region {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errAccessDenied, fmt.Sprintf("%s may not read %s", caller.ARN, s.busARN(k)))
-		return busKey{}, false
+		return busKey{}, localaws.BadRequest(errAccessDenied, "%s may not read %s", caller.ARN, s.busARN(k))
 	}
 	if _, ok := s.lookupBus(k); !ok {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errResourceNotFound, fmt.Sprintf("Event bus %s does not exist.", k.name))
-		return busKey{}, false
+		return busKey{}, localaws.BadRequest(errResourceNotFound, "Event bus %s does not exist.", k.name)
 	}
-	return k, true
+	return k, nil
 }

@@ -71,37 +71,31 @@ func epoch(t time.Time) *float64 {
 	return &f
 }
 
-func (s *Service) serveStartReplay(w http.ResponseWriter, caller localaws.Caller, in wireStartReplayInput) {
-	bad := func(code, msg string) { localaws.WriteJSONError(w, http.StatusBadRequest, code, msg) }
+func (s *Service) serveStartReplay(_ *http.Request, caller localaws.Caller, in wireStartReplayInput) (any, error) {
+	bad := func(code, msg string) error { return localaws.BadRequest(code, "%s", msg) }
 	if !replayNameRE.MatchString(in.ReplayName) {
-		bad(errValidationException, "ReplayName must be 1 to 64 of . - _ A-Z a-z 0-9")
-		return
+		return nil, bad(errValidationException, "ReplayName must be 1 to 64 of . - _ A-Z a-z 0-9")
 	}
 	if in.EventStartTime == nil || in.EventEndTime == nil || in.Destination == nil || in.Destination.Arn == "" || in.EventSourceArn == "" {
-		bad(errValidationException, "ReplayName, EventSourceArn, EventStartTime, EventEndTime and Destination.Arn are required")
-		return
+		return nil, bad(errValidationException, "ReplayName, EventSourceArn, EventStartTime, EventEndTime and Destination.Arn are required")
 	}
 	if !in.EventStartTime.Before(in.EventEndTime.Time) {
-		bad(errValidationException, "EventStartTime must be before EventEndTime")
-		return
+		return nil, bad(errValidationException, "EventStartTime must be before EventEndTime")
 	}
 	a, err := parseARN(in.EventSourceArn)
 	name, ok := strings.CutPrefix(a.resource, "archive/")
 	if err != nil || a.service != "events" || !ok {
-		bad(errValidationException, fmt.Sprintf("EventSourceArn %q is not an archive ARN", in.EventSourceArn))
-		return
+		return nil, bad(errValidationException, fmt.Sprintf("EventSourceArn %q is not an archive ARN", in.EventSourceArn))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	arc := s.archives[archiveKey{account: a.account, region: a.region, name: name}]
 	if arc == nil || a.account != caller.Account || a.region != caller.Region {
-		bad(errResourceNotFound, fmt.Sprintf("Archive %s does not exist.", name))
-		return
+		return nil, bad(errResourceNotFound, fmt.Sprintf("Archive %s does not exist.", name))
 	}
 	dest, err := parseBusARN(in.Destination.Arn)
 	if err != nil || dest != arc.bus {
-		bad(errValidationException, fmt.Sprintf("Destination %s must be the archive's event source %s", in.Destination.Arn, s.busARN(arc.bus)))
-		return
+		return nil, bad(errValidationException, fmt.Sprintf("Destination %s must be the archive's event source %s", in.Destination.Arn, s.busARN(arc.bus)))
 	}
 	var filter map[string]bool
 	if len(in.Destination.FilterArns) > 0 {
@@ -115,16 +109,14 @@ func (s *Service) serveStartReplay(w http.ResponseWriter, caller localaws.Caller
 				}
 			}
 			if !known {
-				bad(errValidationException, fmt.Sprintf("FilterArns: %s is not a rule of %s", f, s.busARN(dest)))
-				return
+				return nil, bad(errValidationException, fmt.Sprintf("FilterArns: %s is not a rule of %s", f, s.busARN(dest)))
 			}
 			filter[f] = true
 		}
 	}
 	k := replayKey{account: caller.Account, region: caller.Region, name: in.ReplayName}
 	if s.replays[k] != nil {
-		localaws.WriteJSONError(w, http.StatusBadRequest, "ResourceAlreadyExistsException", fmt.Sprintf("Replay %s already exists.", in.ReplayName))
-		return
+		return nil, localaws.BadRequest("ResourceAlreadyExistsException", "Replay %s already exists.", in.ReplayName)
 	}
 	active := 0
 	for rk, r := range s.replays {
@@ -133,23 +125,21 @@ func (s *Service) serveStartReplay(w http.ResponseWriter, caller localaws.Caller
 		}
 	}
 	if active >= maxActiveReplays {
-		localaws.WriteJSONError(w, http.StatusBadRequest, "LimitExceededException", fmt.Sprintf("at most %d replays may run at once", maxActiveReplays))
-		return
+		return nil, localaws.BadRequest("LimitExceededException", "at most %d replays may run at once", maxActiveReplays)
 	}
 	if err := s.begin(); err != nil {
-		localaws.WriteJSONError(w, http.StatusServiceUnavailable, errServiceUnavailable, err.Error())
-		return
+		return nil, localaws.Errorf(http.StatusServiceUnavailable, errServiceUnavailable, "%s", err.Error())
 	}
 	r := &replay{key: k, arn: fmt.Sprintf("arn:%s:events:%s:%s:replay/%s", s.partition, k.region, k.account, k.name),
 		description: in.Description, archive: in.EventSourceArn, dest: dest, filter: filter, filterARNs: in.Destination.FilterArns,
 		start: in.EventStartTime.Time, end: in.EventEndTime.Time, state: replayStarting, started: s.clock.Now()}
 	s.replays[k] = r
 	go s.runReplay(r, arc)
-	localaws.WriteJSON(w, struct {
+	return struct {
 		ReplayArn       string
 		State           string
 		ReplayStartTime *float64
-	}{r.arn, r.state, epoch(r.started)})
+	}{r.arn, r.state, epoch(r.started)}, nil
 }
 
 // runReplay sends the archived events of the window back to the bus, oldest first.
@@ -214,19 +204,19 @@ func withReplayName(raw json.RawMessage, name string) (json.RawMessage, error) {
 	return marshalNoEscape(fields)
 }
 
-func (s *Service) serveDescribeReplay(w http.ResponseWriter, caller localaws.Caller, name string) {
+func (s *Service) serveDescribeReplay(_ *http.Request, caller localaws.Caller, in struct{ ReplayName string }) (any, error) {
+	name := in.ReplayName
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	r := s.replays[replayKey{account: caller.Account, region: caller.Region, name: name}]
 	if r == nil {
-		localaws.WriteJSONError(w, http.StatusBadRequest, errResourceNotFound, fmt.Sprintf("Replay %s does not exist.", name))
-		return
+		return nil, localaws.BadRequest(errResourceNotFound, "Replay %s does not exist.", name)
 	}
 	type destination struct {
 		Arn        string
 		FilterArns []string `json:",omitempty"`
 	}
-	localaws.WriteJSON(w, struct {
+	return struct {
 		ReplayName            string
 		ReplayArn             string
 		Description           string `json:",omitempty"`
@@ -240,5 +230,5 @@ func (s *Service) serveDescribeReplay(w http.ResponseWriter, caller localaws.Cal
 		ReplayStartTime       *float64
 		ReplayEndTime         *float64 `json:",omitempty"`
 	}{r.key.name, r.arn, r.description, r.state, r.reason, r.archive, destination{s.busARN(r.dest), r.filterARNs},
-		epoch(r.start), epoch(r.end), epoch(r.lastReplayed), epoch(r.started), epoch(r.ended)})
+		epoch(r.start), epoch(r.end), epoch(r.lastReplayed), epoch(r.started), epoch(r.ended)}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/crossbuild/crossbuild/local/eventpattern"
+	"github.com/crossbuild/crossbuild/local/localaws"
 )
 
 // maxDeadLetters bounds what one dead-letter queue keeps (the newest win).
@@ -19,6 +20,7 @@ const maxDeadLetters = 10000
 
 // Service is the EventBridge stand-in for every account and Region.
 type Service struct {
+	api       *localaws.JSONProtocol
 	opts      Options
 	clock     Clock
 	schedule  ScheduleClock
@@ -120,6 +122,7 @@ func New(opts Options) *Service {
 		s.opts.MaxPending = 10000
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.api = s.protocol()
 	return s
 }
 

@@ -7,13 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/xml"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/crossbuild/crossbuild/internal/awsarn"
 	"github.com/crossbuild/crossbuild/local/localaws"
 	"github.com/crossbuild/crossbuild/local/sts"
 )
@@ -46,69 +45,54 @@ type xmlRole struct {
 	MaxSessionDuration       int    `xml:"MaxSessionDuration"`
 }
 
-type getRoleResponse struct {
-	XMLName xml.Name `xml:"GetRoleResponse"`
-	Xmlns   string   `xml:"xmlns,attr"`
-	Result  struct {
-		Role xmlRole `xml:"Role"`
-	} `xml:"GetRoleResult"`
-	Metadata struct {
-		RequestID string `xml:"RequestId"`
-	} `xml:"ResponseMetadata"`
-}
-
-type emptyResponse struct {
-	XMLName  xml.Name
-	Xmlns    string `xml:"xmlns,attr"`
-	Metadata struct {
-		RequestID string `xml:"RequestId"`
-	} `xml:"ResponseMetadata"`
+type getRoleResult struct {
+	Role xmlRole `xml:"Role"`
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	caller, action, ok := localaws.QueryRequest(w, r, APIVersion)
-	if !ok {
-		return
-	}
+	p := localaws.QueryProtocol{Service: "IAM", Version: APIVersion, Xmlns: xmlns,
+		Actions: map[string]localaws.QueryAction{"GetRole": h.getRole, "UpdateAssumeRolePolicy": h.updateAssumeRolePolicy}}
+	p.ServeHTTP(w, r)
+}
+
+// named returns the caller's role named by the request's RoleName.
+func (h *Handler) named(r *http.Request, caller localaws.Caller) (sts.Role, error) {
 	name := r.Form.Get("RoleName")
 	role, found := h.Roles.RoleByName(caller.Account, name)
-	if (action == "GetRole" || action == "UpdateAssumeRolePolicy") && !found {
-		localaws.WriteQueryError(w, http.StatusNotFound, "NoSuchEntity", fmt.Sprintf("The role with name %s cannot be found.", name))
-		return
+	if !found {
+		return sts.Role{}, localaws.Errorf(http.StatusNotFound, "NoSuchEntity", "The role with name %s cannot be found.", name)
 	}
-	switch action {
-	case "GetRole":
-		var out getRoleResponse
-		out.Xmlns = xmlns
-		path := "/"
-		if i := strings.Index(role.ARN, ":role/"); i >= 0 {
-			path = strings.TrimSuffix(role.ARN[i+len(":role"):], role.Name)
-		}
-		// IAM returns policy documents URL-encoded (RFC 3986).
-		out.Result.Role = xmlRole{Path: path, RoleName: role.Name, RoleID: roleID(role.ARN),
-			Arn: role.ARN, CreateDate: h.Created.UTC().Format(time.RFC3339), AssumeRolePolicyDocument: url.QueryEscape(string(role.TrustDocument)),
-			MaxSessionDuration: int(role.MaxSession.Seconds())}
-		out.Metadata.RequestID = "local"
-		writeXML(w, out)
-	case "UpdateAssumeRolePolicy":
-		if err := h.Roles.SetTrust(role.ARN, json.RawMessage(r.Form.Get("PolicyDocument"))); err != nil {
-			localaws.WriteQueryError(w, http.StatusBadRequest, "MalformedPolicyDocument", err.Error())
-			return
-		}
-		writeXML(w, emptyResponse{XMLName: xml.Name{Local: "UpdateAssumeRolePolicyResponse"}, Xmlns: xmlns})
-	default:
-		localaws.WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("operation %s is not emulated by the local IAM", action))
+	return role, nil
+}
+
+func (h *Handler) getRole(r *http.Request, caller localaws.Caller) (any, error) {
+	role, err := h.named(r, caller)
+	if err != nil {
+		return nil, err
 	}
+	path := "/"
+	if a, err := awsarn.ParseRole(role.ARN); err == nil {
+		path = a.Path
+	}
+	// IAM returns policy documents URL-encoded (RFC 3986).
+	return getRoleResult{Role: xmlRole{Path: path, RoleName: role.Name, RoleID: roleID(role.ARN),
+		Arn: role.ARN, CreateDate: h.Created.UTC().Format(time.RFC3339), AssumeRolePolicyDocument: url.QueryEscape(string(role.TrustDocument)),
+		MaxSessionDuration: int(role.MaxSession.Seconds())}}, nil
+}
+
+func (h *Handler) updateAssumeRolePolicy(r *http.Request, caller localaws.Caller) (any, error) {
+	role, err := h.named(r, caller)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Roles.SetTrust(role.ARN, json.RawMessage(r.Form.Get("PolicyDocument"))); err != nil {
+		return nil, localaws.BadRequest("MalformedPolicyDocument", "%v", err)
+	}
+	return nil, nil
 }
 
 // roleID is a stable unique id in IAM's form (AROA followed by 17 characters).
 func roleID(arn string) string {
 	sum := sha256.Sum256([]byte(arn))
 	return "AROA" + strings.ToUpper(hex.EncodeToString(sum[:9]))[:17]
-}
-
-func writeXML(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "text/xml")
-	_, _ = w.Write([]byte(xml.Header))
-	_ = xml.NewEncoder(w).Encode(v)
 }

@@ -3,26 +3,27 @@ package localaws
 import (
 	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"net/http"
 )
 
-// WriteJSONError writes an error in the AWS JSON protocols' shape.
+// WriteJSONError writes an error in the AWS JSON 1.1 protocol's shape, for the
+// requests that fail before they reach a JSONProtocol (and for REST-JSON services).
 func WriteJSONError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	writeJSONError(w, JSON11, status, code, message)
+}
+
+func writeJSONError(w http.ResponseWriter, contentType string, status int, code, message string) {
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("X-Amzn-ErrorType", code)
 	if w.Header().Get("X-Amzn-Requestid") == "" {
-		w.Header().Set("X-Amzn-Requestid", randomID(16))
+		w.Header().Set("X-Amzn-Requestid", NewRequestID())
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
 }
 
-// WriteJSON writes a successful AWS JSON protocol response.
-func WriteJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	_ = json.NewEncoder(w).Encode(v)
-}
+// NewRequestID returns a fresh request id, as AWS sends in X-Amzn-Requestid.
+func NewRequestID() string { return randomID(16) }
 
 // WriteQueryError writes an error in the AWS query protocol's XML shape (STS).
 func WriteQueryError(w http.ResponseWriter, status int, code, message string) {
@@ -41,7 +42,7 @@ func WriteQueryError(w http.ResponseWriter, status int, code, message string) {
 		kind = "Receiver"
 	}
 	// The SDK reports the request id from the header; AWS always sends one.
-	id := randomID(16)
+	id := NewRequestID()
 	w.Header().Set("X-Amzn-Requestid", id)
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
@@ -66,33 +67,4 @@ func WriteRESTXMLError(w http.ResponseWriter, r *http.Request, status int, code,
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
 	_ = xml.NewEncoder(w).Encode(body{Code: code, Message: message, RequestID: id})
-}
-
-// maxQueryBody bounds a query-protocol request body.
-const maxQueryBody = 1 << 20
-
-// QueryRequest reads a query-protocol request (STS, IAM, CloudFormation): its signed caller
-// and its form, and checks its Action and Version against version. When it returns false it
-// has written the error the service would answer with.
-func QueryRequest(w http.ResponseWriter, r *http.Request, version string) (Caller, string, bool) {
-	caller, ok := CallerFrom(r.Context())
-	if !ok {
-		WriteQueryError(w, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token (serve it through localaws.Router)")
-		return Caller{}, "", false
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxQueryBody)
-	if err := r.ParseForm(); err != nil {
-		WriteQueryError(w, http.StatusBadRequest, "MalformedQueryString", err.Error())
-		return Caller{}, "", false
-	}
-	action := r.Form.Get("Action")
-	switch {
-	case action == "":
-		WriteQueryError(w, http.StatusBadRequest, "MissingAction", "Missing Action")
-		return Caller{}, "", false
-	case r.Form.Get("Version") != version:
-		WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, r.Form.Get("Version")))
-		return Caller{}, "", false
-	}
-	return caller, action, true
 }

@@ -3,21 +3,12 @@ package sfnapi
 import (
 	"strings"
 	"unicode"
+
+	"github.com/crossbuild/crossbuild/internal/partition"
 )
 
-// partition returns the ARN partition of a Region.
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 func stateMachineArn(c caller, name string) string {
-	return "arn:" + partition(c.region) + ":states:" + c.region + ":" + c.account + ":stateMachine:" + name
+	return "arn:" + partition.Of(c.region) + ":states:" + c.region + ":" + c.account + ":stateMachine:" + name
 }
 
 // executionArn derives an execution ARN from its state machine's ARN.

@@ -2,21 +2,17 @@ package sfnapi
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"github.com/crossbuild/crossbuild/local/localaws"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strings"
 	"sync"
 
 	"github.com/crossbuild/crossbuild/local/asl"
+	"github.com/crossbuild/crossbuild/local/localaws"
 )
 
 // contentType is the Step Functions protocol: AWS JSON 1.0.
-const contentType = "application/x-amz-json-1.0"
+const contentType = localaws.JSON10
 
 // targetPrefix precedes the operation name in X-Amz-Target.
 const targetPrefix = "AWSStepFunctions."
@@ -52,6 +48,8 @@ type Handler struct {
 	mu       sync.Mutex
 	machines map[string]*stateMachine // by ARN
 	order    []string                 // machine ARNs in creation order
+
+	api *localaws.JSONProtocol
 }
 
 // stateMachine is a created state machine and its executions.
@@ -91,20 +89,12 @@ func New(engine *asl.Engine, opts Options) *Handler {
 	if h.defaultAccount == "" {
 		h.defaultAccount = "123456789012"
 	}
+	h.api = h.protocol()
 	return h
 }
 
-// apiError is an error response of the protocol.
-type apiError struct {
-	status int
-	code   string
-	msg    string
-}
-
-func (e *apiError) Error() string { return e.code + ": " + e.msg }
-
-func errorf(code, format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: code, msg: fmt.Sprintf(format, args...)}
+func errorf(code, format string, args ...any) *localaws.Error {
+	return localaws.BadRequest(code, format, args...)
 }
 
 // caller is who sent a request, as far as the local service cares.
@@ -131,64 +121,28 @@ var operations = map[string]operation{
 	"ListMapRuns":          (*Handler).listMapRuns,
 }
 
+// protocol is the Handler's AWS JSON 1.0 protocol. Unlike the other stand-ins it also
+// serves requests that did not come through localaws.Router, so that it can run on its own.
+func (h *Handler) protocol() *localaws.JSONProtocol {
+	ops := make(map[string]localaws.JSONOperation, len(operations))
+	for name, op := range operations {
+		ops[name] = func(_ *http.Request, c localaws.Caller, body []byte) (any, error) {
+			return op(h, caller{region: c.Region, account: c.Account}, body)
+		}
+	}
+	return &localaws.JSONProtocol{Service: "Step Functions", TargetPrefix: targetPrefix, ContentType: contentType,
+		MaxBody: maxRequestBytes, Operations: ops,
+		Unsigned: func(r *http.Request) localaws.Caller {
+			c := h.callerOf(r)
+			return localaws.Caller{Principal: localaws.Principal{Account: c.account}, Region: c.region}
+		}}
+}
+
 // ServeHTTP implements the AWS JSON 1.0 protocol: a POST whose X-Amz-Target
 // names the operation and whose body is its JSON input.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := asl.NewUUID()
-	w.Header().Set("x-amzn-RequestId", requestID)
-	out, err := h.serve(r)
-	if err != nil {
-		var ae *apiError
-		if !errors.As(err, &ae) {
-			ae = &apiError{status: http.StatusInternalServerError, code: "InternalFailure", msg: err.Error()}
-		}
-		writeJSON(w, ae.status, map[string]string{"__type": ae.code, "message": ae.msg}, ae.code)
-		return
-	}
-	writeJSON(w, http.StatusOK, out, "")
+	h.api.ServeHTTP(w, r)
 }
-
-func (h *Handler) serve(r *http.Request) (any, error) {
-	if r.Method != http.MethodPost {
-		return nil, &apiError{status: http.StatusMethodNotAllowed, code: "UnknownOperationException", msg: "only POST is supported"}
-	}
-	target := r.Header.Get("X-Amz-Target")
-	name, ok := strings.CutPrefix(target, targetPrefix)
-	op := operations[name]
-	if !ok || op == nil {
-		return nil, errorf("UnknownOperationException", "unknown operation %q", target)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
-	if err != nil {
-		return nil, errorf("SerializationException", "read request: %v", err)
-	}
-	if len(body) > maxRequestBytes {
-		return nil, &apiError{status: http.StatusRequestEntityTooLarge, code: "RequestEntityTooLarge", msg: "the request body is too large"}
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		body = []byte("{}")
-	}
-	return op(h, h.callerOf(r), body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any, errorType string) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		data = []byte(`{"__type":"InternalFailure","message":"response encoding failed"}`)
-		errorType = "InternalFailure"
-	}
-	w.Header().Set("Content-Type", contentType)
-	if errorType != "" {
-		w.Header().Set("X-Amzn-ErrorType", errorType)
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(data)
-}
-
-// credentialScope matches the Credential of a SigV4 Authorization header:
-// access key id / date / region / service / aws4_request.
-var credentialScope = regexp.MustCompile(`Credential=([^/,\s]+)/[0-9]{8}/([a-z0-9-]+)/[^/,\s]+/aws4_request`)
 
 var accountID = regexp.MustCompile(`^[0-9]{12}$`)
 
@@ -204,22 +158,17 @@ func (h *Handler) callerOf(r *http.Request) caller {
 		return caller{region: lc.Region, account: lc.Account}
 	}
 	c := caller{region: h.defaultRegion, account: h.defaultAccount}
-	m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization"))
-	if m == nil {
+	scope, err := localaws.ParseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
 		return c
 	}
-	c.region = m[2]
-	if accountID.MatchString(m[1]) {
-		c.account = m[1]
+	c.region = scope.Region
+	if accountID.MatchString(scope.AccessKeyID) {
+		c.account = scope.AccessKeyID
 	}
 	return c
 }
 
 // decode reads an operation's input. Fields this service does not use are
 // ignored, so newer clients keep working.
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return errorf("SerializationException", "invalid request: %v", err)
-	}
-	return nil
-}
+func decode(body []byte, v any) error { return localaws.DecodeJSON(body, v) }

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -91,41 +90,49 @@ type wireInput struct {
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	caller, ok := localaws.CallerFrom(r.Context())
-	if !ok {
-		writeError(w, "MissingAuthenticationToken", "request is not signed")
-		return
+	p := localaws.JSONProtocol{Service: "SQS", TargetPrefix: targetPrefix, ContentType: localaws.JSON10, MaxBody: maxBody,
+		Operations: map[string]localaws.JSONOperation{
+			"GetQueueUrl":        localaws.JSONOp(s.getQueueURL),
+			"GetQueueAttributes": s.onQueue(func(q Queue, in wireInput) (any, error) { return s.getAttributes(q, in.AttributeNames), nil }),
+			"ReceiveMessage":     s.onQueue(s.receive),
+			"DeleteMessage":      s.onQueue(func(q Queue, in wireInput) (any, error) { return s.delete(q, in.ReceiptHandle) }),
+		}}
+	p.ServeHTTP(w, r)
+}
+
+// maxBody bounds a request body.
+const maxBody = 1 << 20
+
+func (s *Service) getQueueURL(_ *http.Request, caller localaws.Caller, in wireInput) (any, error) {
+	owner := in.QueueOwnerAWSAccountId
+	if owner == "" {
+		owner = caller.Account
 	}
-	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	var in wireInput
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
-		writeError(w, "InvalidParameterValue", "cannot read the request: "+err.Error())
-		return
+	u := s.Endpoint + "/" + owner + "/" + in.QueueName
+	if _, err := s.callersQueue(caller, u); err != nil {
+		return nil, err
 	}
-	if op == "GetQueueUrl" {
-		owner := in.QueueOwnerAWSAccountId
-		if owner == "" {
-			owner = caller.Account
+	return map[string]string{"QueueUrl": u}, nil
+}
+
+// onQueue adapts an operation on the caller's queue named by QueueUrl.
+func (s *Service) onQueue(f func(Queue, wireInput) (any, error)) localaws.JSONOperation {
+	return localaws.JSONOp(func(_ *http.Request, caller localaws.Caller, in wireInput) (any, error) {
+		q, err := s.callersQueue(caller, in.QueueUrl)
+		if err != nil {
+			return nil, err
 		}
-		in.QueueUrl = s.Endpoint + "/" + owner + "/" + in.QueueName
-	}
-	q, ok := s.queue(in.QueueUrl)
+		return f(q, in)
+	})
+}
+
+// callersQueue finds a queue of the caller's account and Region by its URL.
+func (s *Service) callersQueue(caller localaws.Caller, u string) (Queue, error) {
+	q, ok := s.queue(u)
 	if !ok || q.Account != caller.Account || q.Region != caller.Region {
-		writeError(w, "QueueDoesNotExist", "The specified queue does not exist.")
-		return
+		return Queue{}, sqsError("QueueDoesNotExist", "The specified queue does not exist.")
 	}
-	switch op {
-	case "GetQueueUrl":
-		localaws.WriteJSON(w, map[string]string{"QueueUrl": in.QueueUrl})
-	case "GetQueueAttributes":
-		s.getAttributes(w, q, in.AttributeNames)
-	case "ReceiveMessage":
-		s.receive(w, q, in)
-	case "DeleteMessage":
-		s.delete(w, q, in.ReceiptHandle)
-	default:
-		writeError(w, "UnsupportedOperation", fmt.Sprintf("operation %q is not emulated by the local SQS", op))
-	}
+	return q, nil
 }
 
 // queue finds a queue by its URL: this endpoint's, or the https://sqs.<region>.amazonaws.com
@@ -145,7 +152,7 @@ func (s *Service) queue(u string) (Queue, bool) {
 	return q, ok
 }
 
-func (s *Service) getAttributes(w http.ResponseWriter, q Queue, names []string) {
+func (s *Service) getAttributes(q Queue, names []string) any {
 	now := s.Now()
 	msgs := s.Store.Messages(q.ARN)
 	hidden := 0
@@ -169,7 +176,7 @@ func (s *Service) getAttributes(w http.ResponseWriter, q Queue, names []string) 
 			out[name] = v
 		}
 	}
-	localaws.WriteJSON(w, map[string]any{"Attributes": out})
+	return map[string]any{"Attributes": out}
 }
 
 type wireAttribute struct {
@@ -190,7 +197,7 @@ type wireMessage struct {
 // receive hands out up to MaxNumberOfMessages visible messages, oldest first, and hides
 // them for the visibility timeout. It does not wait (WaitTimeSeconds): the messages are
 // all here already.
-func (s *Service) receive(w http.ResponseWriter, q Queue, in wireInput) {
+func (s *Service) receive(q Queue, in wireInput) (any, error) {
 	max := 1
 	if in.MaxNumberOfMessages != nil {
 		max = *in.MaxNumberOfMessages
@@ -201,11 +208,9 @@ func (s *Service) receive(w http.ResponseWriter, q Queue, in wireInput) {
 	}
 	switch {
 	case max < 1 || max > 10:
-		writeError(w, "InvalidParameterValue", "MaxNumberOfMessages must be from 1 to 10")
-		return
+		return nil, sqsError("InvalidParameterValue", "MaxNumberOfMessages must be from 1 to 10")
 	case vis < 0 || vis > 12*time.Hour:
-		writeError(w, "InvalidParameterValue", "VisibilityTimeout must be from 0 to 43200")
-		return
+		return nil, sqsError("InvalidParameterValue", "VisibilityTimeout must be from 0 to 43200")
 	}
 	now := s.Now()
 	out := []wireMessage{}
@@ -236,10 +241,10 @@ func (s *Service) receive(w http.ResponseWriter, q Queue, in wireInput) {
 		out = append(out, wm)
 	}
 	s.mu.Unlock()
-	localaws.WriteJSON(w, map[string]any{"Messages": out})
+	return map[string]any{"Messages": out}, nil
 }
 
-func (s *Service) delete(w http.ResponseWriter, q Queue, handle string) {
+func (s *Service) delete(q Queue, handle string) (any, error) {
 	s.mu.Lock()
 	link, ok := s.handles[handle]
 	if ok && link.queueARN == q.ARN {
@@ -249,12 +254,11 @@ func (s *Service) delete(w http.ResponseWriter, q Queue, handle string) {
 	}
 	s.mu.Unlock()
 	if !ok || link.queueARN != q.ARN {
-		writeError(w, "ReceiptHandleIsInvalid", fmt.Sprintf("The input receipt handle %q is not a valid receipt handle.", handle))
-		return
+		return nil, sqsError("ReceiptHandleIsInvalid", fmt.Sprintf("The input receipt handle %q is not a valid receipt handle.", handle))
 	}
 	// A message deleted already (through an older handle) is no error, as in SQS.
 	s.Store.Delete(q.ARN, link.id)
-	localaws.WriteJSON(w, struct{}{})
+	return struct{}{}, nil
 }
 
 // selectAttributes keeps the message attributes asked for: All, .*, a name, or a prefix.*.
@@ -306,8 +310,8 @@ func newHandle() string {
 	return hex.EncodeToString(b)
 }
 
-// writeError answers in SQS's JSON error shape, with the query-compatible code header.
-func writeError(w http.ResponseWriter, code, message string) {
-	w.Header().Set("X-Amzn-Query-Error", "AWS.SimpleQueueService."+code+";Sender")
-	localaws.WriteJSONError(w, http.StatusBadRequest, "com.amazonaws.sqs#"+code, message)
+// sqsError is an error in SQS's JSON shape, with the query-compatible code header.
+func sqsError(code, message string) *localaws.Error {
+	return &localaws.Error{Status: http.StatusBadRequest, Code: "com.amazonaws.sqs#" + code, Message: message,
+		QueryError: "AWS.SimpleQueueService." + code + ";Sender"}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crossbuild/crossbuild/internal/awsarn"
 	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
@@ -21,92 +22,26 @@ var unsupported = []string{"Policy", "PolicyArns.", "Tags.", "TransitiveTagKeys.
 
 type assumeInput struct {
 	roleARN, session, externalID string
+	role                         awsarn.Role
 	hasExternalID                bool
 	duration                     time.Duration // 0: not given
 }
 
-func (s *Service) assumeRole(w http.ResponseWriter, r *http.Request, caller localaws.Caller) {
-	for k := range r.Form {
-		for _, u := range unsupported {
-			if k == u || (strings.HasSuffix(u, ".") && strings.HasPrefix(k, u)) {
-				localaws.WriteQueryError(w, http.StatusBadRequest, "NotImplemented",
-					fmt.Sprintf("the local STS does not emulate %s: the session would get other permissions than on AWS", strings.TrimSuffix(u, ".")))
-				return
-			}
-		}
+// assumeRole is the AssumeRole action: read the request, decide, issue.
+func (s *Service) assumeRole(r *http.Request, caller localaws.Caller) (any, error) {
+	in, err := parseAssumeInput(r.Form)
+	if err != nil {
+		return nil, err
 	}
-	in, problems := readAssumeInput(r.Form)
-	if len(problems) > 0 {
-		noun := "error"
-		if len(problems) > 1 {
-			noun = "errors"
-		}
-		validation(w, fmt.Sprintf("%d validation %s detected: %s", len(problems), noun, strings.Join(problems, "; ")))
-		return
+	target, trustExp, err := s.authorize(r.Context(), caller, in, s.requestContext(r, caller, in))
+	if err != nil {
+		return nil, err
 	}
-	m := roleARNRe.FindStringSubmatch(in.roleARN)
-	if m == nil {
-		validation(w, "Request ARN is invalid")
-		return
+	duration, err := sessionDuration(caller, target, in)
+	if err != nil {
+		return nil, err
 	}
-	denied := func(reason string, attrs ...any) {
-		s.log(r.Context(), slog.LevelInfo, "AssumeRole denied", append([]any{"caller", caller.ARN, "role", in.roleARN, "reason", reason}, attrs...)...)
-		localaws.WriteQueryError(w, http.StatusForbidden, "AccessDenied",
-			fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.roleARN))
-	}
-	if strings.HasSuffix(caller.ARN, ":root") {
-		s.log(r.Context(), slog.LevelInfo, "AssumeRole denied", "caller", caller.ARN, "role", in.roleARN, "reason", "root user")
-		localaws.WriteQueryError(w, http.StatusForbidden, "AccessDenied", "Roles may not be assumed by root accounts.")
-		return
-	}
-	target, ok := s.role(in.roleARN)
-	if !ok {
-		denied("no such role")
-		return
-	}
-
-	req := iam.Request{
-		Principal: caller.Principal,
-		Action:    "sts:AssumeRole",
-		Resource:  target.ARN,
-		Context:   s.requestContext(r, caller, in),
-	}
-	trust, trustExp := target.Trust.Evaluate(req, true)
-	if trust != iam.Allow {
-		denied("trust policy: "+trustExp.String(), "decision", trust.String())
-		return
-	}
-	if s.IdentityPolicies != nil {
-		id, idExp := iam.EvaluateAll(req, false, s.IdentityPolicies(caller.RoleARN)...)
-		needed := caller.Account != target.Account || onlyThroughAccount(trustExp)
-		switch {
-		case id == iam.ExplicitDeny:
-			denied("identity policy: "+idExp.String(), "decision", id.String())
-			return
-		case needed && id != iam.Allow:
-			why := "the role is in another account"
-			if caller.Account == target.Account {
-				why = "the trust policy trusts the caller's account, not the caller"
-			}
-			denied("identity policy ("+why+"): "+idExp.String(), "decision", id.String())
-			return
-		}
-	}
-
-	duration := in.duration
-	if duration == 0 {
-		duration = DefaultSession
-	}
-	if duration > target.MaxSession {
-		validation(w, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
-		return
-	}
-	if strings.Contains(caller.ARN, ":assumed-role/") && duration > RoleChainingLimit {
-		validation(w, "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
-		return
-	}
-
-	sessionARN := fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", m[1], target.Account, target.Name, in.session)
+	sessionARN := fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", in.role.Partition, target.Account, target.Name, in.session)
 	creds := s.ids.Temporary(localaws.Principal{
 		Account: target.Account,
 		ARN:     sessionARN,
@@ -114,20 +49,98 @@ func (s *Service) assumeRole(w http.ResponseWriter, r *http.Request, caller loca
 		OrgID:   target.OrgID,
 	}, duration)
 	s.log(r.Context(), slog.LevelDebug, "AssumeRole allowed", "caller", caller.ARN, "role", target.ARN, "session", sessionARN, "reason", trustExp.String())
-
-	writeXML(w, assumeRoleResponse{
-		Xmlns: xmlns,
-		Result: assumeRoleResult{
-			AssumedRoleUser: assumedRoleUser{Arn: sessionARN, AssumedRoleID: target.id + ":" + in.session},
-			Credentials: xmlCredentials{
-				AccessKeyID:     creds.AccessKeyID,
-				SecretAccessKey: creds.SecretAccessKey,
-				SessionToken:    creds.SessionToken,
-				Expiration:      creds.Expiration.UTC().Format(time.RFC3339),
-			},
+	return assumeRoleResult{
+		AssumedRoleUser: assumedRoleUser{Arn: sessionARN, AssumedRoleID: target.id + ":" + in.session},
+		Credentials: xmlCredentials{
+			AccessKeyID:     creds.AccessKeyID,
+			SecretAccessKey: creds.SecretAccessKey,
+			SessionToken:    creds.SessionToken,
+			Expiration:      creds.Expiration.UTC().Format(time.RFC3339),
 		},
-		Metadata: responseMetadata{RequestID: requestID(w)},
-	})
+	}, nil
+}
+
+// parseAssumeInput refuses the parameters this stand-in does not emulate and checks the
+// others against the STS API reference.
+func parseAssumeInput(f url.Values) (assumeInput, error) {
+	for k := range f {
+		for _, u := range unsupported {
+			if k == u || (strings.HasSuffix(u, ".") && strings.HasPrefix(k, u)) {
+				return assumeInput{}, localaws.BadRequest("NotImplemented",
+					"the local STS does not emulate %s: the session would get other permissions than on AWS", strings.TrimSuffix(u, "."))
+			}
+		}
+	}
+	in, problems := readAssumeInput(f)
+	if len(problems) > 0 {
+		noun := "error"
+		if len(problems) > 1 {
+			noun = "errors"
+		}
+		return assumeInput{}, validation(fmt.Sprintf("%d validation %s detected: %s", len(problems), noun, strings.Join(problems, "; ")))
+	}
+	role, err := awsarn.ParseRole(in.roleARN)
+	if err != nil || !servedPartitions[role.Partition] {
+		return assumeInput{}, validation("Request ARN is invalid")
+	}
+	in.role = role
+	return in, nil
+}
+
+// authorize decides whether caller may assume the role in: the role's trust policy and,
+// when IdentityPolicies is set, the caller's own policies. A denial is logged with its
+// reason and answered with AWS's message, which does not give it.
+func (s *Service) authorize(ctx context.Context, caller localaws.Caller, in assumeInput, reqCtx map[string][]string) (*role, *iam.Explanation, error) {
+	denied := func(reason string, attrs ...any) error {
+		s.log(ctx, slog.LevelInfo, "AssumeRole denied", append([]any{"caller", caller.ARN, "role", in.roleARN, "reason", reason}, attrs...)...)
+		return localaws.Errorf(http.StatusForbidden, "AccessDenied",
+			"User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.roleARN)
+	}
+	if strings.HasSuffix(caller.ARN, ":root") {
+		s.log(ctx, slog.LevelInfo, "AssumeRole denied", "caller", caller.ARN, "role", in.roleARN, "reason", "root user")
+		return nil, nil, localaws.Errorf(http.StatusForbidden, "AccessDenied", "Roles may not be assumed by root accounts.")
+	}
+	target, ok := s.role(in.roleARN)
+	if !ok {
+		return nil, nil, denied("no such role")
+	}
+	req := iam.Request{Principal: caller.Principal, Action: "sts:AssumeRole", Resource: target.ARN, Context: reqCtx}
+	trust, trustExp := target.Trust.Evaluate(req, true)
+	if trust != iam.Allow {
+		return nil, nil, denied("trust policy: "+trustExp.String(), "decision", trust.String())
+	}
+	if s.IdentityPolicies == nil {
+		return target, trustExp, nil
+	}
+	id, idExp := iam.EvaluateAll(req, false, s.IdentityPolicies(caller.RoleARN)...)
+	needed := caller.Account != target.Account || onlyThroughAccount(trustExp)
+	switch {
+	case id == iam.ExplicitDeny:
+		return nil, nil, denied("identity policy: "+idExp.String(), "decision", id.String())
+	case needed && id != iam.Allow:
+		why := "the role is in another account"
+		if caller.Account == target.Account {
+			why = "the trust policy trusts the caller's account, not the caller"
+		}
+		return nil, nil, denied("identity policy ("+why+"): "+idExp.String(), "decision", id.String())
+	}
+	return target, trustExp, nil
+}
+
+// sessionDuration is the session's length: the one asked for, within the role's maximum
+// and, for role chaining, within one hour.
+func sessionDuration(caller localaws.Caller, target *role, in assumeInput) (time.Duration, error) {
+	duration := in.duration
+	if duration == 0 {
+		duration = DefaultSession
+	}
+	if duration > target.MaxSession {
+		return 0, validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	if strings.Contains(caller.ARN, ":assumed-role/") && duration > RoleChainingLimit {
+		return 0, validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	return duration, nil
 }
 
 // onlyThroughAccount reports whether every Allow statement that applied trusted the caller
@@ -233,8 +246,8 @@ func (s *Service) requestContext(r *http.Request, caller localaws.Caller, in ass
 	return ctx
 }
 
-func validation(w http.ResponseWriter, msg string) {
-	localaws.WriteQueryError(w, http.StatusBadRequest, "ValidationError", msg)
+func validation(msg string) error {
+	return localaws.BadRequest("ValidationError", "%s", msg)
 }
 
 func (s *Service) log(ctx context.Context, level slog.Level, msg string, attrs ...any) {

@@ -22,7 +22,6 @@
 package sts
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -34,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crossbuild/crossbuild/internal/awsarn"
 	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/localaws"
 )
@@ -86,18 +86,24 @@ type Service struct {
 	// Now is the clock for aws:CurrentTime and aws:EpochTime; nil means time.Now.
 	Now func() time.Time
 
+	proto *localaws.QueryProtocol
+
 	mu    sync.RWMutex
 	roles map[string]*role
 }
 
 // New returns an STS stand-in that issues credentials into ids.
 func New(ids *localaws.Identities) *Service {
-	return &Service{ids: ids, roles: map[string]*role{}}
+	s := &Service{ids: ids, roles: map[string]*role{}}
+	s.proto = &localaws.QueryProtocol{Service: "STS", Version: APIVersion, Xmlns: xmlns, AllowGet: true,
+		Actions: map[string]localaws.QueryAction{"AssumeRole": s.assumeRole, "GetCallerIdentity": s.getCallerIdentity}}
+	return s
 }
 
+// servedPartitions are the partitions whose roles the stand-in serves.
+var servedPartitions = map[string]bool{"aws": true, "aws-cn": true, "aws-us-gov": true}
+
 var (
-	// roleARNRe: partition, account, path (with its slashes), name.
-	roleARNRe = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role(/|/[\x21-\x7e]*/)([\w+=,.@-]{1,64})$`)
 	sessionRe = regexp.MustCompile(`^[\w+=,.@-]*$`)
 	extIDRe   = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
 )
@@ -106,19 +112,19 @@ var (
 // and Name when they are given, Trust is required, and MaxSession must be within 1 to 12
 // hours (0 means 1 hour).
 func (s *Service) AddRole(r Role) error {
-	m := roleARNRe.FindStringSubmatch(r.ARN)
-	if m == nil {
+	a, err := awsarn.ParseRole(r.ARN)
+	if err != nil || !servedPartitions[a.Partition] {
 		return fmt.Errorf("sts: add role: %q is not a role ARN (arn:aws:iam::<12-digit account>:role/<path/><name>)", r.ARN)
 	}
 	if r.Account == "" {
-		r.Account = m[2]
-	} else if r.Account != m[2] {
-		return fmt.Errorf("sts: add role %s: account %q does not match the ARN's %q", r.ARN, r.Account, m[2])
+		r.Account = a.Account
+	} else if r.Account != a.Account {
+		return fmt.Errorf("sts: add role %s: account %q does not match the ARN's %q", r.ARN, r.Account, a.Account)
 	}
 	if r.Name == "" {
-		r.Name = m[4]
-	} else if r.Name != m[4] {
-		return fmt.Errorf("sts: add role %s: name %q does not match the ARN's %q", r.ARN, r.Name, m[4])
+		r.Name = a.Name
+	} else if r.Name != a.Name {
+		return fmt.Errorf("sts: add role %s: name %q does not match the ARN's %q", r.ARN, r.Name, a.Name)
 	}
 	if r.Trust == nil {
 		return fmt.Errorf("sts: add role %s: a trust policy is required", r.ARN)
@@ -186,34 +192,11 @@ func (s *Service) now() time.Time {
 
 // ServeHTTP serves the STS query protocol.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		localaws.WriteQueryError(w, http.StatusMethodNotAllowed, "InvalidAction", "STS accepts GET and POST requests only")
-		return
-	}
-	caller, action, ok := localaws.QueryRequest(w, r, APIVersion)
-	if !ok {
-		return
-	}
-	switch action {
-	case "AssumeRole":
-		s.assumeRole(w, r, caller)
-	case "GetCallerIdentity":
-		s.getCallerIdentity(w, caller)
-	default:
-		localaws.WriteQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, APIVersion))
-	}
+	s.proto.ServeHTTP(w, r)
 }
 
-func (s *Service) getCallerIdentity(w http.ResponseWriter, caller localaws.Caller) {
-	writeXML(w, getCallerIdentityResponse{
-		Xmlns: xmlns,
-		Result: getCallerIdentityResult{
-			Arn:     caller.ARN,
-			UserID:  s.userID(caller.Principal),
-			Account: caller.Account,
-		},
-		Metadata: responseMetadata{RequestID: requestID(w)},
-	})
+func (s *Service) getCallerIdentity(_ *http.Request, caller localaws.Caller) (any, error) {
+	return getCallerIdentityResult{Arn: caller.ARN, UserID: s.userID(caller.Principal), Account: caller.Account}, nil
 }
 
 // userID is GetCallerIdentity's UserId: the account id for the root user, "<role id>:<session>"
@@ -242,11 +225,4 @@ func (s *Service) roleID(arn string) string {
 func uniqueID(prefix, arn string) string {
 	sum := sha256.Sum256([]byte(arn))
 	return prefix + strings.ToUpper(hex.EncodeToString(sum[:]))[:17]
-}
-
-func newRequestID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
