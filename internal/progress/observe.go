@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/crossbuild/crossbuild/internal/plan"
 	"github.com/crossbuild/crossbuild/internal/summary"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
@@ -444,10 +445,10 @@ func jsonString(raw json.RawMessage) string {
 }
 
 // accountOf returns the account of an ARN ("" when it is not one).
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
+func accountOf(s string) string {
+	a, err := arn.Parse(s)
+	if err != nil {
 		return ""
 	}
-	return parts[4]
+	return a.AccountID
 }

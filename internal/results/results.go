@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/crossbuild/crossbuild/internal/plan"
 	"github.com/crossbuild/crossbuild/internal/summary"
 )
@@ -264,10 +265,10 @@ func fromEntry(kind string, e summary.Entry) Result {
 }
 
 // accountOf returns the account of an ARN ("" when it is not one).
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
+func accountOf(s string) string {
+	a, err := arn.Parse(s)
+	if err != nil {
 		return ""
 	}
-	return parts[4]
+	return a.AccountID
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // eventTimeFormat is how CodeBuild writes times inside event details.
@@ -34,15 +36,15 @@ type arnParts struct{ region, account, kind, id string }
 
 // parseARN reads arn:aws:codebuild:<region>:<account>:<kind>/<id>.
 func parseARN(s string) (arnParts, bool) {
-	f := strings.SplitN(s, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[2] != "codebuild" {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "codebuild" {
 		return arnParts{}, false
 	}
-	kind, id, ok := strings.Cut(f[5], "/")
+	kind, id, ok := strings.Cut(a.Resource, "/")
 	if !ok || id == "" {
 		return arnParts{}, false
 	}
-	return arnParts{region: f[3], account: f[4], kind: kind, id: id}, true
+	return arnParts{region: a.Region, account: a.AccountID, kind: kind, id: id}, true
 }
 
 func parseBuildARN(s string) (arnParts, bool) {
@@ -63,11 +65,11 @@ func deepLink(region, project, stream string) string {
 // initiator is how CodeBuild names whoever started a build: "role/session" for an
 // assumed role, the user or role name for IAM identities, "root" for an account root.
 func initiator(callerARN string) string {
-	f := strings.SplitN(callerARN, ":", 6)
-	if len(f) != 6 {
+	a, err := arn.Parse(callerARN)
+	if err != nil {
 		return callerARN
 	}
-	res := f[5]
+	res := a.Resource
 	if res == "root" {
 		return "root"
 	}

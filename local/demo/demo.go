@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/crossbuild/crossbuild/internal/buildtrace"
 	"github.com/crossbuild/crossbuild/internal/tracing"
 	"github.com/crossbuild/crossbuild/local/codebuild"
@@ -351,12 +352,12 @@ func printResults(out io.Writer, res Result) {
 	}
 }
 
-func arnAccountRegion(arn string) (account, region string) {
-	p := strings.SplitN(arn, ":", 6)
-	if len(p) < 5 {
+func arnAccountRegion(s string) (account, region string) {
+	a, err := arn.Parse(s)
+	if err != nil {
 		return "", ""
 	}
-	return p[4], p[3]
+	return a.AccountID, a.Region
 }
 
 // recordReader reads crossbuild's token records, which say how each build's task was

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 var (
@@ -30,11 +32,11 @@ type arnParts struct {
 }
 
 func parseARN(s string) (arnParts, error) {
-	f := strings.SplitN(s, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[1] == "" || f[2] == "" {
+	a, err := arn.Parse(s)
+	if err != nil {
 		return arnParts{}, fmt.Errorf("%q is not an ARN", s)
 	}
-	return arnParts{partition: f[1], service: f[2], region: f[3], account: f[4], resource: f[5]}, nil
+	return arnParts{partition: a.Partition, service: a.Service, region: a.Region, account: a.AccountID, resource: a.Resource}, nil
 }
 
 // parseBusARN reads arn:<partition>:events:<region>:<account>:event-bus/<name>.

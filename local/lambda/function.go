@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
 // Function is one deployed Lambda function.
@@ -194,14 +196,16 @@ type functionRef struct {
 func parseFunctionRef(s string) (functionRef, error) {
 	parts := strings.Split(s, ":")
 	var r functionRef
+	a, err := arn.Parse(s)
+	resource := strings.Split(a.Resource, ":")
 	switch {
-	case len(parts) >= 7 && len(parts) <= 8 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
-		if parts[1] != "aws" {
-			return r, fmt.Errorf("function ARN %q: partition %q is not emulated", s, parts[1])
+	case err == nil && a.Service == "lambda" && len(resource) >= 2 && len(resource) <= 3 && resource[0] == "function":
+		if a.Partition != "aws" {
+			return r, fmt.Errorf("function ARN %q: partition %q is not emulated", s, a.Partition)
 		}
-		r = functionRef{Region: parts[3], Account: parts[4], Name: parts[6]}
-		if len(parts) == 8 {
-			r.Qualifier = parts[7]
+		r = functionRef{Region: a.Region, Account: a.AccountID, Name: resource[1]}
+		if len(resource) == 3 {
+			r.Qualifier = resource[2]
 		}
 	case (len(parts) == 3 || len(parts) == 4) && parts[1] == "function":
 		r = functionRef{Account: parts[0], Name: parts[2]}

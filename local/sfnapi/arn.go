@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/crossbuild/crossbuild/internal/partition"
 )
 
@@ -16,13 +17,18 @@ func executionArn(machineArn, name string) string {
 	return strings.Replace(machineArn, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
-// arnParts splits arn:partition:states:region:account:resourceType:name[:name2].
-func arnParts(arn string) ([]string, bool) {
-	parts := strings.Split(arn, ":")
-	if len(parts) < 7 || parts[0] != "arn" || parts[1] == "" || parts[2] != "states" {
+// arnParts splits arn:partition:states:region:account:resourceType:name[:name2] into
+// its colon-separated fields.
+func arnParts(s string) ([]string, bool) {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "states" {
 		return nil, false
 	}
-	return parts, true
+	resource := strings.Split(a.Resource, ":")
+	if len(resource) < 2 {
+		return nil, false
+	}
+	return append([]string{"arn", a.Partition, a.Service, a.Region, a.AccountID}, resource...), true
 }
 
 func validStateMachineArn(arn string) bool {

@@ -3,8 +3,8 @@ package world
 import (
 	"context"
 	"fmt"
-	"regexp"
 
+	"github.com/crossbuild/crossbuild/internal/awsarn"
 	"github.com/crossbuild/crossbuild/internal/iam"
 	"github.com/crossbuild/crossbuild/local/asl"
 	"github.com/crossbuild/crossbuild/local/localaws"
@@ -44,18 +44,16 @@ func (o objectStore) PutObject(ctx context.Context, roleArn, bucket, key string,
 	return nil
 }
 
-var roleARNRe = regexp.MustCompile(`^arn:([a-z-]+):iam::([0-9]{12}):role/(?:[\x21-\x7e]*/)?([\w+=,.@-]{1,64})$`)
-
 // roleSession is the principal of a session of the role, as Step Functions holds one. The
 // session name decides nothing here.
 func roleSession(roleArn string) (localaws.Principal, error) {
-	m := roleARNRe.FindStringSubmatch(roleArn)
-	if m == nil {
-		return localaws.Principal{}, fmt.Errorf("%q is not an IAM role ARN", roleArn)
+	role, err := awsarn.ParseRole(roleArn)
+	if err != nil {
+		return localaws.Principal{}, err
 	}
 	return localaws.Principal{
-		Account: m[2],
-		ARN:     fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/states", m[1], m[2], m[3]),
+		Account: role.Account,
+		ARN:     fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/states", role.Partition, role.Account, role.Name),
 		RoleARN: roleArn,
 	}, nil
 }
@@ -75,7 +73,7 @@ func (d *deployer) s3IdentityPolicies(roleARN string) []*iam.Policy {
 	if p, ok := d.rolePolicies[roleARN]; ok {
 		return p
 	}
-	if m := roleARNRe.FindStringSubmatch(roleARN); m != nil && roleARN == operatorARN(m[2]) {
+	if role, err := awsarn.ParseRole(roleARN); err == nil && roleARN == operatorARN(role.Account) {
 		return []*iam.Policy{operatorPolicy}
 	}
 	return nil
