@@ -26,7 +26,6 @@ const (
 	errServiceUnavailable  = "ServiceUnavailableException"
 	errAccessDenied        = "AccessDeniedException"
 	errResourceNotFound    = "ResourceNotFoundException"
-	errInternalFailure     = "InternalFailure"
 )
 
 // ServeHTTP serves EventBridge's JSON 1.1 protocol. The caller comes from localaws.Router.

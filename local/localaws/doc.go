@@ -1,6 +1,7 @@
 // Package localaws is the shared plumbing of crossbuild's local stand-ins for AWS: who
 // is calling (accounts, principals and the credentials that stand for them), how a request
-// reaches the right service, and how errors look on the wire.
+// reaches the right service, and the wire protocols: JSONProtocol and QueryProtocol
+// dispatch an operation and write its result or its Error as AWS does.
 //
 // The stand-ins trust the access key id in a request's SigV4 Authorization header to say
 // who is calling and do not verify signatures: everything runs on 127.0.0.1 for one user.
