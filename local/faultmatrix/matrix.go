@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/crossbuild/crossbuild/local/cfn"
 	localcb "github.com/crossbuild/crossbuild/local/codebuild"
 	"github.com/crossbuild/crossbuild/local/faults"
@@ -148,8 +149,11 @@ func NewRunner(w *world.World, inj *faults.Injector, opts Options) (*Runner, err
 	if r.sm, ok = w.StateMachines["crossbuild"]; !ok {
 		return nil, errors.New("no crossbuild state machine in the assembly")
 	}
-	parts := strings.Split(r.sm, ":")
-	cfg := w.Operator(parts[4], parts[3])
+	sm, err := arn.Parse(r.sm)
+	if err != nil {
+		return nil, fmt.Errorf("state machine ARN: %w", err)
+	}
+	cfg := w.Operator(sm.AccountID, sm.Region)
 	r.sfn, r.db = sfn.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
 	for _, s := range w.Stacks {
 		for _, id := range s.ResourcesOfType("AWS::CodeBuild::Project") {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/crossbuild/crossbuild/local/cfn"
 	"github.com/crossbuild/crossbuild/local/world"
 )
@@ -96,9 +97,11 @@ func Run(ctx context.Context, w *world.World, opts Options) (Report, error) {
 	if !ok {
 		return rep, errors.New("scale: no crossbuild state machine in the assembly")
 	}
-	parts := strings.Split(smARN, ":")
-	account, region := parts[4], parts[3]
-	cfg := w.Operator(account, region)
+	sm, err := arn.Parse(smARN)
+	if err != nil {
+		return rep, fmt.Errorf("scale: state machine ARN: %w", err)
+	}
+	cfg := w.Operator(sm.AccountID, sm.Region)
 	client := sfn.NewFromConfig(cfg)
 
 	input, source, err := buildInput(ctx, w, cfg, opts)
