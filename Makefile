@@ -70,6 +70,13 @@ serve: tools build build-local synth ## keep the app running on local stand-ins;
 	go build -o $(LOCAL_DIST)/bin/crossbuild-local ./local/cmd/crossbuild-local
 	exec $(LOCAL_DIST)/bin/crossbuild-local serve -assembly cdk.out -functions $(LOCAL_DIST)
 
+# The pictures of docs/operations.md, drawn from one execution on the local runtime (not
+# from AWS); the dashboard body, the recording and the trace they were drawn from become the
+# renderer's test fixtures, so the tests notice a dashboard the pictures no longer show.
+.PHONY: pictures
+pictures: tools build-local synth ## draw docs/operations/*.png (the dashboard's widgets, one target's trace) from a local run
+	go run ./local/cmd/crossbuild-pictures -assembly cdk.out -functions $(LOCAL_DIST) -out docs/operations -record local/pictures/testdata
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -31,37 +31,15 @@ type dashboardMetric struct {
 	yAxis           string
 }
 
-// dashboard decodes the source stack's dashboard. The body is a Fn::Join of text and
-// references; each reference becomes "<Ref:logicalId>" or "<GetAtt:logicalId.attribute>".
+// dashboard decodes the source stack's dashboard.
 func dashboard(t *testing.T, a *testApp) (string, map[string][]dashboardMetric) {
 	t.Helper()
-	_, props := only(t, a.json[config.SourceStackName], "AWS::CloudWatch::Dashboard")
-	join, ok := props["DashboardBody"].(map[string]any)["Fn::Join"].([]any)
-	if !ok || len(join) != 2 || join[0] != "" {
-		t.Fatalf("DashboardBody is not a Fn::Join of parts: %v", props["DashboardBody"])
-	}
-	var body strings.Builder
-	for _, part := range join[1].([]any) {
-		switch p := part.(type) {
-		case string:
-			body.WriteString(p)
-		case map[string]any:
-			switch {
-			case p["Ref"] != nil:
-				fmt.Fprintf(&body, "<Ref:%s>", p["Ref"])
-			case p["Fn::GetAtt"] != nil:
-				att := p["Fn::GetAtt"].([]any)
-				fmt.Fprintf(&body, "<GetAtt:%s.%s>", att[0], att[1])
-			default:
-				t.Fatalf("unexpected token in the dashboard body: %v", p)
-			}
-		}
-	}
+	name, body := dashboardBody(t, a)
 	var decoded struct {
 		Widgets []dashboardWidget `json:"widgets"`
 	}
-	if err := json.Unmarshal([]byte(body.String()), &decoded); err != nil {
-		t.Fatalf("dashboard body: %v\n%s", err, body.String())
+	if err := json.Unmarshal([]byte(body), &decoded); err != nil {
+		t.Fatalf("dashboard body: %v\n%s", err, body)
 	}
 	widgets := map[string][]dashboardMetric{}
 	for _, w := range decoded.Widgets {
@@ -87,7 +65,37 @@ func dashboard(t *testing.T, a *testApp) (string, map[string][]dashboardMetric) 
 		}
 		widgets[w.Properties.Title] = ms
 	}
-	return props["DashboardName"].(string), widgets
+	return name, widgets
+}
+
+// dashboardBody is the source stack's dashboard name and body. The body is a Fn::Join of
+// text and references; each reference becomes "<Ref:logicalId>" or
+// "<GetAtt:logicalId.attribute>".
+func dashboardBody(t *testing.T, a *testApp) (name, body string) {
+	t.Helper()
+	_, props := only(t, a.json[config.SourceStackName], "AWS::CloudWatch::Dashboard")
+	join, ok := props["DashboardBody"].(map[string]any)["Fn::Join"].([]any)
+	if !ok || len(join) != 2 || join[0] != "" {
+		t.Fatalf("DashboardBody is not a Fn::Join of parts: %v", props["DashboardBody"])
+	}
+	var b strings.Builder
+	for _, part := range join[1].([]any) {
+		switch p := part.(type) {
+		case string:
+			b.WriteString(p)
+		case map[string]any:
+			switch {
+			case p["Ref"] != nil:
+				fmt.Fprintf(&b, "<Ref:%s>", p["Ref"])
+			case p["Fn::GetAtt"] != nil:
+				att := p["Fn::GetAtt"].([]any)
+				fmt.Fprintf(&b, "<GetAtt:%s.%s>", att[0], att[1])
+			default:
+				t.Fatalf("unexpected token in the dashboard body: %v", p)
+			}
+		}
+	}
+	return props["DashboardName"].(string), b.String()
 }
 
 func has(ms []dashboardMetric, namespace, name, stat string, dims map[string]string) bool {

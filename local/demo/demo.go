@@ -176,7 +176,18 @@ const timelineWidth = 50
 // printTimeline draws the trace that holds a build: the starter that started it, the build
 // with its phases, and the completion of its task.
 func printTimeline(ctx context.Context, out io.Writer, w *world.World, b codebuild.BuildInfo) {
-	// The completion is sent as the task closes, just before the execution ends.
+	root := BuildTrace(ctx, w, b)
+	if root == "" {
+		return
+	}
+	fmt.Fprintf(out, "\ntrace %s: target %s, build %s\n", root, envValue(b, "CROSSBUILD_MAP_INDEX"), b.ID)
+	xray.Timeline(out, w.XRay.Trace(root), timelineWidth)
+}
+
+// BuildTrace returns the id of the trace that holds b's build segment, waiting briefly for
+// the complete segment (the completion is sent as the task closes, just before the
+// execution ends); "" when no function sent one.
+func BuildTrace(ctx context.Context, w *world.World, b codebuild.BuildInfo) string {
 	var root string
 	for tries := 0; tries < 50 && ctx.Err() == nil; tries++ {
 		root = ""
@@ -191,11 +202,7 @@ func printTimeline(ctx context.Context, out io.Writer, w *world.World, b codebui
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if root == "" {
-		return
-	}
-	fmt.Fprintf(out, "\ntrace %s: target %s, build %s\n", root, envValue(b, "CROSSBUILD_MAP_INDEX"), b.ID)
-	xray.Timeline(out, w.XRay.Trace(root), timelineWidth)
+	return root
 }
 
 // childExecutions maps each target's map index to its child execution, as an operator finds
