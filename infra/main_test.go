@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/crossbuild/crossbuild/infra/internal/cfn"
+	"github.com/crossbuild/crossbuild/internal/toolpath"
 )
 
 var wantStacks = []string{
@@ -26,20 +27,12 @@ var wantStacks = []string{
 	"crossbuild-target-333333333333-us-east-1",
 }
 
-// npmTool finds a pinned npm tool: $CROSSBUILD_NPM_BIN, else tools/npm of the module.
+// npmTool finds a pinned npm tool or fails naming it and how to install it.
 func npmTool(t *testing.T, name string) string {
 	t.Helper()
-	dir := os.Getenv("CROSSBUILD_NPM_BIN")
-	if dir == "" {
-		root, err := filepath.Abs("..")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = filepath.Join(root, "tools", "npm", "node_modules", ".bin")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s not found at %s: run `make tools` to install the pinned npm packages", name, p)
+	p, err := toolpath.NpmTool(name)
+	if err != nil {
+		t.Fatalf("%s", toolpath.Missing(name, err))
 	}
 	return p
 }

@@ -16,11 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/crossbuild/crossbuild/internal/toolpath"
 	"github.com/crossbuild/crossbuild/local/dynalite"
 )
-
-// EnvNpmBin names the folder holding the npm tools' executables.
-const EnvNpmBin = dynalite.EnvNpmBin
 
 const (
 	tableTimeout = 10 * time.Second // until a created table is ACTIVE
@@ -44,7 +42,7 @@ func StartEndpoint(t testing.TB) string {
 	}
 	bin, err := Binary()
 	if err != nil {
-		t.Fatalf("dynalite: %v; run `make tools`", err)
+		t.Fatalf("%s", toolpath.Missing("dynalite", err))
 	}
 	var lastErr error
 	for range startTries {
@@ -104,4 +102,4 @@ func indexesActive(td *types.TableDescription) bool {
 }
 
 // Binary returns the path of the dynalite executable.
-func Binary() (string, error) { return dynalite.Binary() }
+func Binary() (string, error) { return toolpath.NpmTool("dynalite") }

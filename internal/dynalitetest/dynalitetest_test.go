@@ -2,11 +2,7 @@ package dynalitetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/crossbuild/crossbuild/local/dynalite"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -16,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/crossbuild/crossbuild/internal/toolpath"
 )
 
 func TestStartAndCreateTable(t *testing.T) {
@@ -47,59 +45,6 @@ func TestStartAndCreateTable(t *testing.T) {
 	}
 }
 
-func TestBinary(t *testing.T) {
-	exe := t.TempDir()
-	writeFile(t, filepath.Join(exe, "dynalite"), 0o755)
-	notExe := t.TempDir()
-	writeFile(t, filepath.Join(notExe, "dynalite"), 0o644)
-
-	root, err := dynalite.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("moduleRoot %s has no go.mod: %v", root, err)
-	}
-
-	tests := []struct {
-		name    string
-		env     string
-		want    string
-		wantErr bool
-	}{
-		{name: "from env", env: exe, want: filepath.Join(exe, "dynalite")},
-		{name: "env without dynalite", env: t.TempDir(), wantErr: true},
-		{name: "not executable", env: notExe, wantErr: true},
-		{name: "fallback to module root", env: "", want: filepath.Join(root, "tools", "npm", "node_modules", ".bin", "dynalite")},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv(EnvNpmBin, tc.env)
-			got, err := Binary()
-			if tc.wantErr {
-				if err == nil {
-					t.Fatalf("Binary() = %q, want an error", got)
-				}
-				return
-			}
-			if tc.env == "" {
-				// The fallback path is right whether or not the tools are installed.
-				if err != nil && !errors.Is(err, os.ErrNotExist) {
-					t.Fatalf("Binary(): %v", err)
-				}
-				if err != nil {
-					return
-				}
-			} else if err != nil {
-				t.Fatalf("Binary(): %v", err)
-			}
-			if got != tc.want {
-				t.Fatalf("Binary() = %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 // fatalRecorder stands in for a test so that a fatal error can be observed.
 type fatalRecorder struct {
 	testing.TB
@@ -120,7 +65,7 @@ func TestStartWithoutBinaryFailsWithHint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short skips before looking for the binary")
 	}
-	t.Setenv(EnvNpmBin, t.TempDir())
+	t.Setenv(toolpath.EnvNpmBin, t.TempDir())
 	rec := &fatalRecorder{TB: t}
 	done := make(chan struct{})
 	go func() {
@@ -137,12 +82,5 @@ func TestStartWithoutBinaryFailsWithHint(t *testing.T) {
 	defer rec.mu.Unlock()
 	if !strings.Contains(rec.msg, "run `make tools`") {
 		t.Fatalf("fatal message %q lacks the hint", rec.msg)
-	}
-}
-
-func writeFile(t *testing.T, path string, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte("#!/bin/sh\nexit 1\n"), mode); err != nil {
-		t.Fatal(err)
 	}
 }

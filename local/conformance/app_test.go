@@ -3,12 +3,12 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/crossbuild/crossbuild/local/dynalite"
 	"os"
 	"path/filepath"
 
 	"github.com/crossbuild/crossbuild/infra/config"
 	"github.com/crossbuild/crossbuild/infra/statemachine"
+	"github.com/crossbuild/crossbuild/internal/toolpath"
 )
 
 // Function names the app's Lambda tasks invoke in the conformance cases;
@@ -25,7 +25,7 @@ const (
 // the builder of infra/statemachine with the settings of infra/cdk.json, and
 // Lambda ARNs in place of the tokens CloudFormation resolves at deploy time.
 func appDefinition() (json.RawMessage, error) {
-	root, err := dynalite.ModuleRoot()
+	root, err := toolpath.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}

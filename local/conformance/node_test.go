@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/crossbuild/crossbuild/local/dynalite"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// envNpmBin names the folder of the pinned npm tools' executables; the
-// Makefile exports it.
-const envNpmBin = "CROSSBUILD_NPM_BIN"
+	"github.com/crossbuild/crossbuild/internal/toolpath"
+)
 
 // minNodeMajor is what aws-local-stepfunctions declares in its engines field.
 const minNodeMajor = 22
@@ -33,29 +30,21 @@ type nodeTools struct {
 	modules string
 }
 
-// requireNode finds the pinned tools or skips (fails in CI, where they must
-// be installed).
+// requireNode finds the pinned tools or fails the test naming what is
+// missing: a run without them must not pass by comparing nothing.
 func requireNode(t *testing.T) nodeTools {
 	t.Helper()
 	tools, err := findNode()
-	if err == nil {
-		return tools
+	if err != nil {
+		t.Fatalf("%s", toolpath.Missing("Node 22 with aws-local-stepfunctions", err))
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("conformance tests need the pinned npm tools in CI: %v", err)
-	}
-	t.Skipf("skipped: %v; run `make tools` to install the pinned npm packages", err)
-	return nodeTools{}
+	return tools
 }
 
 func findNode() (nodeTools, error) {
-	bin := os.Getenv(envNpmBin)
-	if bin == "" {
-		root, err := dynalite.ModuleRoot()
-		if err != nil {
-			return nodeTools{}, err
-		}
-		bin = filepath.Join(root, "tools", "npm", "node_modules", ".bin")
+	bin, err := toolpath.NpmBin()
+	if err != nil {
+		return nodeTools{}, err
 	}
 	modules := filepath.Dir(bin)
 	if _, err := os.Stat(filepath.Join(modules, "aws-local-stepfunctions", "package.json")); err != nil {

@@ -10,19 +10,16 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-)
 
-// EnvNpmBin names the folder holding the npm tools' executables (the Makefile exports it).
-const EnvNpmBin = "CROSSBUILD_NPM_BIN"
+	"github.com/crossbuild/crossbuild/internal/toolpath"
+)
 
 const (
 	startTimeout = 10 * time.Second // until dynalite answers ListTables
@@ -123,45 +120,8 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Binary returns the path of the dynalite executable: $CROSSBUILD_NPM_BIN/dynalite, or
-// tools/npm/node_modules/.bin/dynalite under the module root.
-func Binary() (string, error) {
-	dir := os.Getenv(EnvNpmBin)
-	if dir == "" {
-		root, err := ModuleRoot()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(root, "tools", "npm", "node_modules", ".bin")
-	}
-	bin := filepath.Join(dir, "dynalite")
-	info, err := os.Stat(bin)
-	if err != nil {
-		return "", fmt.Errorf("no dynalite executable: %w", err)
-	}
-	if info.IsDir() || info.Mode()&0o111 == 0 {
-		return "", fmt.Errorf("%s is not an executable file", bin)
-	}
-	return bin, nil
-}
-
-// ModuleRoot walks up from the working directory to the folder holding go.mod.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// Binary returns the path of the pinned dynalite executable (see toolpath.NpmTool).
+func Binary() (string, error) { return toolpath.NpmTool("dynalite") }
 
 // syncBuffer collects the emulator's output; exec writes to it from its own goroutines.
 type syncBuffer struct {

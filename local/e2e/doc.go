@@ -6,6 +6,7 @@
 //
 // The scenarios need what `make test` prepares: host builds of the functions, the
 // synthesized assembly and the npm tools (CROSSBUILD_LOCAL_FUNCTIONS, CROSSBUILD_ASSEMBLY,
-// CROSSBUILD_NPM_BIN). Without them the tests skip, except under CI, where they fail.
+// CROSSBUILD_NPM_BIN; unset, dist/local, cdk.out and tools/npm of the module). A missing
+// one fails every scenario with a line naming it and the make target that provides it.
 // Each world logs to its test's artifact folder; `go test -artifacts` keeps the logs.
 package e2e

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,16 +12,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossbuild/crossbuild/internal/toolpath"
 	"github.com/crossbuild/crossbuild/local/dynalite"
 	"github.com/crossbuild/crossbuild/local/lambda"
 )
 
-// What `make test` exports before it runs the local runtime's tests.
+// What `make test` exports before it runs the local runtime's tests; unset, they default
+// to where `make build-local synth` puts the builds in this module.
 const (
 	envAssembly  = "CROSSBUILD_ASSEMBLY"
 	envFunctions = "CROSSBUILD_LOCAL_FUNCTIONS"
-	envNpmBin    = dynalite.EnvNpmBin
 )
+
+// buildHint is how the functions and the assembly are made.
+const buildHint = "run `make build-local synth` (make test does)"
 
 // functionNames are the host builds a world deploys: <functions>/<name>/bootstrap.
 var functionNames = []string{"planner", "starter", "callback", "poller", "summariser", "canceller", "reconciler"}
@@ -35,10 +40,7 @@ type prerequisites struct {
 
 var (
 	prereq prerequisites
-	// absent says why the environment lacks the prerequisites: the scenarios skip, or
-	// fail under CI.
-	absent string
-	// prereqErr is a prerequisite that is named but broken: the scenarios always fail.
+	// prereqErr is a prerequisite that is missing or broken: the scenarios fail naming it.
 	prereqErr error
 )
 
@@ -51,7 +53,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(scratch)
-	absent, prereqErr = prepare(scratch)
+	prereqErr = prepare(scratch)
 	code := m.Run()
 	// Every world is closed by now; a child still running is a leak.
 	if left := waitChildrenGone(10 * time.Second); len(left) > 0 {
@@ -66,68 +68,51 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// prepare finds the prerequisites. An unset variable makes absent non-empty; a named
-// file that is missing is an error.
-func prepare(scratch string) (string, error) {
-	var unset []string
-	for _, k := range []string{envAssembly, envFunctions, envNpmBin} {
-		if os.Getenv(k) == "" {
-			unset = append(unset, k)
-		}
+// prepare finds the prerequisites, each named with how to make it when it is missing.
+func prepare(scratch string) error {
+	root, err := toolpath.ModuleRoot()
+	if err != nil {
+		return err
 	}
-	if len(unset) > 0 {
-		return fmt.Sprintf("%s not set: run the end-to-end scenarios with `make test`, which builds the functions for this machine, synthesizes cdk.out and sets them",
-			strings.Join(unset, ", ")), nil
-	}
-	prereq.assembly = os.Getenv(envAssembly)
-	prereq.functions = os.Getenv(envFunctions)
+	prereq.assembly = envOr(envAssembly, filepath.Join(root, "cdk.out"))
+	prereq.functions = envOr(envFunctions, filepath.Join(root, "dist", "local"))
 	if _, err := os.Stat(filepath.Join(prereq.assembly, "manifest.json")); err != nil {
-		return "", fmt.Errorf("%s: no cloud assembly: %w", envAssembly, err)
+		return fmt.Errorf("the synthesized app (%s): no cloud assembly: %w; %s", envAssembly, err, buildHint)
 	}
 	for _, fn := range functionNames {
-		if err := executable(filepath.Join(prereq.functions, fn, "bootstrap")); err != nil {
-			return "", fmt.Errorf("%s: %w", envFunctions, err)
+		if err := toolpath.Executable(filepath.Join(prereq.functions, fn, "bootstrap")); err != nil {
+			return fmt.Errorf("the host build of %s (%s): %w; %s", fn, envFunctions, err, buildHint)
 		}
 	}
-	var err error
 	if prereq.dynalite, err = dynalite.Binary(); err != nil {
-		return "", fmt.Errorf("%s: %w", envNpmBin, err)
+		return errors.New(toolpath.Missing("dynalite", err))
 	}
 	// `make build-local` may have built the emulator already; otherwise build it once here.
-	if rie := filepath.Join(prereq.functions, "bin", "aws-lambda-rie"); executable(rie) == nil {
+	if rie := filepath.Join(prereq.functions, "bin", "aws-lambda-rie"); toolpath.Executable(rie) == nil {
 		prereq.rie = rie
-		return "", nil
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if prereq.rie, err = lambda.BuildRIE(ctx, filepath.Join(scratch, "rie")); err != nil {
-		return "", err
-	}
-	return "", nil
-}
-
-func executable(path string) error {
-	info, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if info.IsDir() || info.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s is not an executable file", path)
+		return errors.New(toolpath.Missing("aws-lambda-rie", err))
 	}
 	return nil
 }
 
-// needRuntime skips a scenario when the prerequisites are absent, and fails it under CI,
-// which must never pass by testing nothing.
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// needRuntime fails a scenario whose prerequisites are missing: a run must never pass by
+// testing nothing.
 func needRuntime(t *testing.T) {
 	t.Helper()
-	switch {
-	case prereqErr != nil:
+	if prereqErr != nil {
 		t.Fatalf("local runtime prerequisites: %v", prereqErr)
-	case absent != "" && os.Getenv("CI") != "":
-		t.Fatalf("%s (CI must run the scenarios, not skip them)", absent)
-	case absent != "":
-		t.Skip(absent)
 	}
 }
 

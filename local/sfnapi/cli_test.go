@@ -1,64 +1,106 @@
 package sfnapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestAWSCLI drives the endpoint with the AWS CLI, when one is installed.
-func TestAWSCLI(t *testing.T) {
-	cli, err := exec.LookPath("aws")
-	if err != nil || testing.Short() {
-		t.Skip("the AWS CLI is not installed (or -short)")
-	}
-	e := newEnv(t, nil)
-	dir := t.TempDir()
-	def, err := filepath.Abs("testdata/wait.asl.json")
+// cliRequest is one HTTP request the AWS CLI sent, as recorded in testdata/awscli.
+type cliRequest struct {
+	Method string            `json:"method"`
+	Path   string            `json:"path"`
+	Header map[string]string `json:"header"`
+	Body   string            `json:"body"`
+}
+
+// TestAWSCLIRequests replays, byte for byte, the requests the AWS CLI (1.45, botocore
+// 1.43) sent for `aws stepfunctions create-state-machine`, `start-execution`,
+// `describe-execution` and `get-execution-history --reverse-order`, and checks the answers
+// the way botocore reads them: the JSON 1.0 content type, the lower-camel member names and
+// timestamps as epoch seconds (JSON numbers, fractions allowed).
+//
+// It replaces a test that ran the CLI itself and so skipped wherever no `aws` was
+// installed, which made "serves the AWS CLI" true only by chance. Recorded requests keep
+// what the CLI puts on the wire (X-Amz-Target, its Content-Type, a SigV4 Authorization
+// whose access key is the caller's account, its X-Amz-Date and User-Agent, its JSON body)
+// on every machine, without a Python toolchain the build does not pin. A newer CLI that
+// sends something else is caught by re-recording testdata/awscli/requests.json.
+func TestAWSCLIRequests(t *testing.T) {
+	data, err := os.ReadFile("testdata/awscli/requests.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) map[string]any {
+	var reqs []cliRequest
+	if err := json.Unmarshal(data, &reqs); err != nil {
+		t.Fatal(err)
+	}
+	byTarget := map[string]cliRequest{}
+	for _, r := range reqs {
+		byTarget[strings.TrimPrefix(r.Header["X-Amz-Target"], "AWSStepFunctions.")] = r
+	}
+	e := newEnv(t, nil)
+	send := func(op string) map[string]any {
 		t.Helper()
+		r, ok := byTarget[op]
+		if !ok {
+			t.Fatalf("no recorded %s request", op)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, cli, append([]string{"stepfunctions", "--endpoint-url", e.srv.URL, "--output", "json"}, args...)...)
-		cmd.Env = []string{
-			"PATH=" + os.Getenv("PATH"), "HOME=" + dir,
-			"AWS_ACCESS_KEY_ID=444444444444", "AWS_SECRET_ACCESS_KEY=local", "AWS_DEFAULT_REGION=ap-southeast-2",
-			"AWS_CONFIG_FILE=" + filepath.Join(dir, "config"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "credentials"),
-			"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
+		req, err := http.NewRequestWithContext(ctx, r.Method, e.srv.URL+r.Path, strings.NewReader(r.Body))
 		if err != nil {
-			t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+			t.Fatal(err)
+		}
+		for k, v := range r.Header {
+			req.Header.Set(k, v)
+		}
+		resp, err := e.srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", op, resp.StatusCode, body)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/x-amz-json-1.0" {
+			t.Errorf("%s: Content-Type %q, botocore expects application/x-amz-json-1.0", op, ct)
 		}
 		var v map[string]any
-		if len(bytes.TrimSpace(out)) > 0 {
-			if err := json.Unmarshal(out, &v); err != nil {
-				t.Fatalf("aws %s printed %s", strings.Join(args, " "), out)
-			}
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatalf("%s answered %s", op, body)
 		}
 		return v
 	}
-	created := run("create-state-machine", "--name", "cli", "--definition", "file://"+def, "--role-arn", roleArn)
-	machine, _ := created["stateMachineArn"].(string)
-	if machine != "arn:aws:states:ap-southeast-2:444444444444:stateMachine:cli" {
+	epochSeconds := func(op string, v map[string]any, key string) {
+		t.Helper()
+		if _, ok := v[key].(float64); !ok {
+			t.Errorf("%s: %s = %#v, botocore reads epoch seconds (a JSON number)", op, key, v[key])
+		}
+	}
+
+	created := send("CreateStateMachine")
+	if created["stateMachineArn"] != "arn:aws:states:ap-southeast-2:444444444444:stateMachine:cli" {
 		t.Fatalf("created %v", created)
 	}
-	started := run("start-execution", "--state-machine-arn", machine, "--name", "cli-run", "--input", `{"seconds": 2}`)
-	arn, _ := started["executionArn"].(string)
+	epochSeconds("CreateStateMachine", created, "creationDate")
+	started := send("StartExecution")
+	if started["executionArn"] != "arn:aws:states:ap-southeast-2:444444444444:execution:cli:cli-run" {
+		t.Fatalf("started %v", started)
+	}
+	epochSeconds("StartExecution", started, "startDate")
 	var described map[string]any
 	for range 100 {
-		described = run("describe-execution", "--execution-arn", arn)
+		described = send("DescribeExecution")
 		if described["status"] != "RUNNING" {
 			break
 		}
@@ -67,9 +109,18 @@ func TestAWSCLI(t *testing.T) {
 	if described["status"] != "SUCCEEDED" || described["output"] != `{"held":2,"note":"done"}` {
 		t.Fatalf("described %v", described)
 	}
-	history := run("get-execution-history", "--execution-arn", arn, "--reverse-order", "--max-items", "1")
+	epochSeconds("DescribeExecution", described, "startDate")
+	epochSeconds("DescribeExecution", described, "stopDate")
+	history := send("GetExecutionHistory")
 	events, _ := history["events"].([]any)
-	if len(events) != 1 || events[0].(map[string]any)["type"] != "ExecutionSucceeded" {
+	if len(events) == 0 {
 		t.Fatalf("history %v", history)
+	}
+	first, _ := events[0].(map[string]any)
+	if first["type"] != "ExecutionSucceeded" {
+		t.Fatalf("reverse-order history starts with %v", first)
+	}
+	for _, ev := range events {
+		epochSeconds("GetExecutionHistory", ev.(map[string]any), "timestamp")
 	}
 }
