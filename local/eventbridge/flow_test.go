@@ -327,9 +327,10 @@ func (c *steppingClock) advance(d time.Duration) {
 }
 
 // Archives record what arrives on their bus and matches their pattern, in
-// memory and, with ArchiveDir, as JSON lines.
+// memory and, with ArchiveDir, as JSON lines. The folder does not exist yet, as
+// <logs>/archives of a fresh local run does not: the archive creates it.
 func TestArchive(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "logs", "archives")
 	s := callbackWorld(t, eventbridge.Options{Lambda: newFakeLambda(nil), ArchiveDir: dir}, eventbridge.Target{})
 	if err := s.AddArchive("111111111111", "eu-west-1", "crossbuild", "crossbuild-events", nil); err != nil {
 		t.Fatal(err)
