@@ -19,6 +19,10 @@ func TestOpenIndexMatchesStore(t *testing.T) {
 		t.Fatalf("stack index %s(%s, %s), store index %s(%s, %s)", OpenIndexName, OpenIndexPartitionKey, OpenIndexSortKey,
 			tokenstore.OpenIndex, tokenstore.OpenShardAttribute, tokenstore.OpenSinceAttribute)
 	}
+	if TablePartitionKey != tokenstore.KeyAttribute || TTLAttribute != tokenstore.TTLAttribute {
+		t.Fatalf("stack table key %s, TTL %s; store key %s, TTL %s", TablePartitionKey, TTLAttribute,
+			tokenstore.KeyAttribute, tokenstore.TTLAttribute)
+	}
 }
 
 // TestReconcilerSchedule: a rule on the default bus runs the reconciler at the configured

@@ -83,6 +83,3 @@ func Event(name string) (events.CodeBuildEvent, error) {
 
 // BuildARN is the build every fixture but StateSucceededForeign is about.
 const BuildARN = "arn:aws:codebuild:eu-west-1:222222222222:build/sample-codebuild-project:0f8c3b4e-7d2a-4c1b-9e55-2a6d1f3c8b90"
-
-// ForeignBuildARN is the build of StateSucceededForeign.
-const ForeignBuildARN = "arn:aws:codebuild:eu-west-1:222222222222:build/sample-codebuild-project:5c2e9a71-4b0d-4f8e-a3c6-81d7e2f04b13"

@@ -14,17 +14,11 @@ const (
 	ErrorTaskFailed        = "States.TaskFailed"
 	ErrorRuntime           = "States.Runtime"
 	ErrorDataLimitExceeded = "States.DataLimitExceeded"
-	ErrorBranchFailed      = "States.BranchFailed"
-	ErrorPermissions       = "States.Permissions"
 	// ErrorNoChoiceMatched fails a Choice state without a matching rule or
 	// Default. The Step Functions guide calls it a runtime error, a kind
 	// States.ALL does not catch; unlike States.Runtime it is not documented
 	// as always fatal, so an enclosing Parallel or Map may name it.
 	ErrorNoChoiceMatched = "States.NoChoiceMatched"
-	// ErrorIntrinsicFailure is reserved by the language. The guide does not
-	// say when the service raises it, so a failing intrinsic function stays
-	// States.Runtime here. It is defined so definitions may name it.
-	ErrorIntrinsicFailure = "States.IntrinsicFailure"
 )
 
 // UnsupportedError reports a definition that uses a state type, field or
@@ -166,11 +160,6 @@ func (e *stateError) Error() string {
 }
 
 func newStateError(name, cause string) *stateError { return &stateError{name: name, cause: cause} }
-
-// runtimeErrorf builds a States.Runtime failure.
-func runtimeErrorf(format string, args ...any) *stateError {
-	return &stateError{name: ErrorRuntime, cause: fmt.Sprintf(format, args...)}
-}
 
 // errorMatches reports whether an ErrorEquals entry matches an error name.
 // States.Runtime never reaches this function: it ends the execution whatever

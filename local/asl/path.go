@@ -111,9 +111,6 @@ func (p *path) eval(data, ctx any) (any, error) {
 
 func (p *path) String() string { return p.raw }
 
-// isRoot reports a path that designates the whole document.
-func (p *path) isRoot() bool { return p.singular && len(p.steps) == 0 && !p.context }
-
 // set returns a copy of target with value written at the node p designates,
 // creating missing objects along the way, as ResultPath requires.
 func (p *path) set(target, value any) (any, error) {

@@ -136,12 +136,3 @@ func buildStatus(phases []*phase) string {
 	return status
 }
 
-// failedSoFar reports whether any phase has failed, for CODEBUILD_BUILD_SUCCEEDING.
-func failedSoFar(phases []*phase) bool {
-	for _, p := range phases {
-		if p.status != "" && p.status != StatusSucceeded {
-			return true
-		}
-	}
-	return false
-}

@@ -146,7 +146,6 @@ const (
 	CodeNoPermissions    = "NO_PERMISSIONS"
 	CodeNoResource       = "NO_RESOURCE"
 	CodeInvalidParameter = "INVALID_PARAMETER"
-	CodeThrottling       = "THROTTLING"
 	CodeTimeout          = "TIMEOUT"
 	CodeThirdAccountHop  = "THIRD_ACCOUNT_HOP_DETECTED"
 	CodeThirdRegionHop   = "THIRD_REGION_HOP_DETECTED"

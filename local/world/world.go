@@ -389,15 +389,6 @@ func (l lambdaInvoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.Ra
 	return out, nil
 }
 
-// accountOf returns the account of an ARN.
-func accountOf(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 5 {
-		return ""
-	}
-	return parts[4]
-}
-
 // Tools finds what a world needs besides the assembly and the functions: the Lambda Runtime
 // Interface Emulator, built into <functions>/bin when it is not there yet, and dynalite from
 // the pinned npm packages.
