@@ -19,32 +19,15 @@ import (
 
 	"github.com/crossbuild/crossbuild/infra/statemachine"
 	"github.com/crossbuild/crossbuild/internal/dynalitetest"
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
-// testClock is shared by the handler, the token store and the CodeBuild stand-in.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // tokenCodeBuild behaves like CodeBuild where it matters here: a StartBuild idempotency
 // token returns the build it started for five minutes, and no longer.
 type tokenCodeBuild struct {
-	clock   *testClock
+	clock   *testclock.Clock
 	mu      sync.Mutex
 	builds  []cbtypes.Build
 	tokens  map[string]int // token -> index in builds
@@ -109,7 +92,7 @@ func (f *tokenCodeBuild) StopBuild(_ context.Context, in *codebuild.StopBuildInp
 // faultyStore is the real token store with injected outages.
 type faultyStore struct {
 	*tokenstore.Store
-	clock           *testClock
+	clock           *testclock.Clock
 	failCreateUntil time.Time // Create fails before this time
 	failRecord      int       // RecordBuild fails this many times (the starter died before its write)
 }
@@ -130,7 +113,7 @@ func (s *faultyStore) RecordBuild(ctx context.Context, in tokenstore.Intent, arn
 }
 
 type intentRig struct {
-	clock *testClock
+	clock *testclock.Clock
 	cb    *tokenCodeBuild
 	store *faultyStore
 	f     *fixture
@@ -138,7 +121,7 @@ type intentRig struct {
 
 func newIntentRig(t *testing.T) *intentRig {
 	t.Helper()
-	c := &testClock{now: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
 	client := dynalitetest.Start(t)
 	dynalitetest.CreateTable(t, client, tokenstore.CreateTableInput("tokens"))
 	r := &intentRig{
@@ -390,7 +373,7 @@ func TestSearchIsBounded(t *testing.T) {
 // endlessBuilds lists page after page of other items' recent builds.
 type endlessBuilds struct {
 	*tokenCodeBuild
-	clock *testClock
+	clock *testclock.Clock
 }
 
 func (e endlessBuilds) ListBuildsForProject(_ context.Context, in *codebuild.ListBuildsForProjectInput, _ ...func(*codebuild.Options)) (*codebuild.ListBuildsForProjectOutput, error) {

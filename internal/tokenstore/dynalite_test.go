@@ -10,29 +10,12 @@ import (
 	"time"
 
 	"github.com/crossbuild/crossbuild/internal/dynalitetest"
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 )
 
-// clock is a test clock that only moves when told to.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newDynaliteStore starts dynalite, creates the token table and returns a store over it.
-func newDynaliteStore(t *testing.T, c *clock) *tokenstore.Store {
+func newDynaliteStore(t *testing.T, c *testclock.Clock) *tokenstore.Store {
 	t.Helper()
 	client := dynalitetest.Start(t)
 	dynalitetest.CreateTable(t, client, tokenstore.CreateTableInput("tokens"))
@@ -85,7 +68,7 @@ func mustGet(t *testing.T, s *tokenstore.Store, buildARN string, want tokenstore
 }
 
 func TestLifecycleOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 	const (
@@ -203,7 +186,7 @@ func TestLifecycleOnDynalite(t *testing.T) {
 }
 
 func TestParkAndAdoptOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 	const (
@@ -282,7 +265,7 @@ func TestClaimRaceOnDynalite(t *testing.T) {
 		rounds  = 5
 		callers = 50
 	)
-	c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 

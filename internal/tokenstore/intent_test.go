@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crossbuild/crossbuild/internal/dynalitetest"
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 )
 
@@ -16,7 +17,7 @@ const (
 	intentBuild = "arn:aws:codebuild:eu-west-1:222222222222:build/sample:b1"
 )
 
-func wantIntent(c *clock) tokenstore.Intent {
+func wantIntent(c *testclock.Clock) tokenstore.Intent {
 	return tokenstore.Intent{
 		ExecutionARN: intentExec, MapIndex: 7,
 		Account: "222222222222", Region: "eu-west-1", Project: "sample",
@@ -27,7 +28,7 @@ func wantIntent(c *clock) tokenstore.Intent {
 // The life of an intent: opened, refused and closed, reopened with the next attempt, a build
 // recorded and reused by every later attempt, then cancelled.
 func TestIntentLifecycleOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 
@@ -114,7 +115,7 @@ func TestIntentLifecycleOnDynalite(t *testing.T) {
 // A build started by an attempt whose execution was cancelled meanwhile is reported, so the
 // starter stops it; a cancelled intent opens no attempt.
 func TestIntentCancelledBeforeBuildRecorded(t *testing.T) {
-	c := &clock{now: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 	in, err := s.BeginStart(ctx, wantIntent(c))
@@ -139,7 +140,7 @@ func TestIntentCancelledBeforeBuildRecorded(t *testing.T) {
 // Ten concurrent first attempts of one item all get attempt 1: one opened it, the others
 // saw it open, so all of them use the same idempotency token.
 func TestIntentConcurrentBeginsOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 	var wg sync.WaitGroup
@@ -165,7 +166,7 @@ func TestIntentConcurrentBeginsOnDynalite(t *testing.T) {
 func TestIntentLostAnswersOnDynalite(t *testing.T) {
 	for _, fault := range []dynalitetest.Fault{dynalitetest.Answer500, dynalitetest.DropConnection} {
 		t.Run(fault.String(), func(t *testing.T) {
-			c := &clock{now: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
+			c := testclock.New(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
 			s, proxy := newLossyStore(t, c)
 			ctx := ctxT(t)
 

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/crossbuild/crossbuild/internal/dynalitetest"
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 )
 
 // newLossyStore returns a store whose retrying SDK client reaches dynalite through a proxy
 // that can lose the answers to applied writes.
-func newLossyStore(t *testing.T, c *clock) (*tokenstore.Store, *dynalitetest.Proxy) {
+func newLossyStore(t *testing.T, c *testclock.Clock) (*tokenstore.Store, *dynalitetest.Proxy) {
 	t.Helper()
 	endpoint := dynalitetest.StartEndpoint(t)
 	dynalitetest.CreateTable(t, dynalitetest.NewClient(endpoint), tokenstore.CreateTableInput("tokens"))
@@ -31,7 +32,7 @@ func updateWith(fragment string) func(op string, body []byte) bool {
 func TestLostAnswersOnDynalite(t *testing.T) {
 	for _, fault := range []dynalitetest.Fault{dynalitetest.Answer500, dynalitetest.DropConnection} {
 		t.Run(fault.String(), func(t *testing.T) {
-			c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+			c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 			s, proxy := newLossyStore(t, c)
 			ctx := ctxT(t)
 			const (
@@ -95,7 +96,7 @@ func TestLostAnswersOnDynalite(t *testing.T) {
 }
 
 func TestLostAdoptAnswerOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	s, proxy := newLossyStore(t, c)
 	ctx := ctxT(t)
 	const (
@@ -147,7 +148,7 @@ func TestLostAdoptAnswerOnDynalite(t *testing.T) {
 // Records claimed before owners existed keep working: an owner-less claim blocks owners
 // for its lease, is taken over after it, and is released by its own claimant.
 func TestOwnerlessRecordsOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 	const (

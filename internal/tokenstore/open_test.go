@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 )
 
@@ -14,7 +15,7 @@ import (
 // stopped; parked items never enter it. Listing spans every shard, honours the time bound
 // and the limit, and pages through a shard larger than one query.
 func TestOpenIndexOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 	const (

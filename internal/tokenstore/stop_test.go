@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 )
 
@@ -13,7 +14,7 @@ import (
 // execution is listed, whatever its Map index; WAITING and CLAIMED records stop, a
 // repeated stop is a success, and completed, parked or foreign records are refused.
 func TestStopOnDynalite(t *testing.T) {
-	c := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	s := newDynaliteStore(t, c)
 	ctx := ctxT(t)
 	const (

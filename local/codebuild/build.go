@@ -135,4 +135,3 @@ func buildStatus(phases []*phase) string {
 	}
 	return status
 }
-

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
 
 	"github.com/crossbuild/crossbuild/internal/outcome"
+	"github.com/crossbuild/crossbuild/internal/testclock"
 )
 
 func plaintext(name, value string) cbtypes.EnvironmentVariable {
@@ -349,28 +349,10 @@ func TestStartBuildErrors(t *testing.T) {
 	}
 }
 
-// clock is a settable Options.Clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // The same idempotency token returns the same build for five minutes, refuses a changed
 // request meanwhile, and starts a new build afterwards.
 func TestIdempotencyToken(t *testing.T) {
-	clk := &clock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	w := newWorld(t, Options{Clock: clk.Now})
 	cb := w.starter()
 	ctx := context.Background()
@@ -385,7 +367,7 @@ func TestIdempotencyToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(4 * time.Minute)
+	clk.Advance(4 * time.Minute)
 	again, err := cb.StartBuild(ctx, in("Value1"))
 	if err != nil || aws.ToString(again.Build.Id) != aws.ToString(first.Build.Id) {
 		t.Fatalf("retry within 5 minutes: %v, id %s, want %s", err, aws.ToString(again.Build.Id), aws.ToString(first.Build.Id))
@@ -397,7 +379,7 @@ func TestIdempotencyToken(t *testing.T) {
 	if err != nil || aws.ToString(other.Build.Id) == aws.ToString(first.Build.Id) || aws.ToInt64(other.Build.BuildNumber) != 2 {
 		t.Fatalf("a request without a token starts build 2: %+v %v", other, err)
 	}
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	later, err := cb.StartBuild(ctx, in("Value1"))
 	if err != nil || aws.ToString(later.Build.Id) == aws.ToString(first.Build.Id) {
 		t.Fatalf("after 5 minutes the token starts a new build: %v", err)

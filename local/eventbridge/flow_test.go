@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/local/eventbridge"
 )
 
@@ -281,9 +281,9 @@ func TestDropHook(t *testing.T) {
 // Retries stop when the event is older than MaxEventAge, even though
 // attempts remain.
 func TestMaxEventAgeEndsRetries(t *testing.T) {
-	clock := &steppingClock{now: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
 	lambda := newFakeLambda(map[string]any{"arn:aws:lambda:eu-west-1:111111111111:function:crossbuild-callback": float64(-1)})
-	backoff := func(int) time.Duration { clock.advance(25 * time.Second); return time.Millisecond }
+	backoff := func(int) time.Duration { clock.Advance(25 * time.Second); return time.Millisecond }
 	dlq := "arn:aws:sqs:eu-west-1:111111111111:callback-dlq"
 	s := callbackWorld(t, eventbridge.Options{Lambda: lambda, Clock: clock, RetryBackoff: backoff},
 		eventbridge.Target{MaxRetryAttempts: 100, MaxEventAge: time.Minute, DeadLetterARN: dlq})
@@ -306,24 +306,6 @@ func TestMaxEventAgeEndsRetries(t *testing.T) {
 	if !dl[0].SentAt.Equal(clock.Now()) {
 		t.Errorf("SentAt = %v, want the clock's %v", dl[0].SentAt, clock.Now())
 	}
-}
-
-// steppingClock moves only when told to.
-type steppingClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *steppingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *steppingClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // Archives record what arrives on their bus and matches their pattern, in
