@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // runMap runs a Map state with its Retry and Catch.
@@ -138,6 +140,10 @@ var abortable = map[string]bool{TypeTask: true, TypeWait: true, TypeMap: true, T
 // fanOut runs spec.n sub-runs with at most spec.limit in flight and returns
 // their outputs in order. The first failure cancels the others, which are
 // recorded as aborted, and is returned.
+//
+// A sub-run's input (spec.units) is evaluated once it holds a slot, in index
+// order, and a failure leaves the sub-runs not started yet unstarted, as if
+// the dispatch had stopped there.
 func (x *Execution) fanOut(ctx context.Context, th *thread, spec fanOutSpec) ([]any, error) {
 	limit := spec.limit
 	if limit <= 0 || limit > spec.n {
@@ -147,11 +153,9 @@ func (x *Execution) fanOut(ctx context.Context, th *thread, spec fanOutSpec) ([]
 	if spec.n == 0 {
 		return results, nil
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, limit)
+	g, rctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
 		failPrev int64
@@ -176,34 +180,36 @@ func (x *Execution) fanOut(ctx context.Context, th *thread, spec fanOutSpec) ([]
 		}
 		return ith.emit(ev)
 	}
-	fail := func(err error, prev int64) {
+	// fail keeps the first failure with the event it follows; returning it to
+	// the group cancels the other sub-runs. Called with mu held.
+	fail := func(err error, prev int64) error {
 		if firstErr == nil {
 			firstErr, failPrev = err, prev
-			cancel()
 		}
+		return err
 	}
-dispatch:
-	for i := 0; i < spec.n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-rctx.Done():
-			break dispatch
-		}
-		if rctx.Err() != nil {
-			break
-		}
-		set, input, err := spec.units(i)
-		if err != nil {
-			<-sem
-			mu.Lock()
-			fail(err, th.prev)
-			mu.Unlock()
-			break
-		}
-		wg.Add(1)
-		go func(i int, set *stateSet, input any) {
-			defer wg.Done()
-			defer func() { <-sem }()
+	// unitsDone[i] closes once sub-run i has evaluated its input (or will
+	// never), so that inputs are evaluated in index order.
+	unitsDone := make([]chan struct{}, spec.n)
+	for i := range unitsDone {
+		unitsDone[i] = make(chan struct{})
+	}
+	for i := 0; i < spec.n && rctx.Err() == nil; i++ {
+		g.Go(func() error {
+			if i > 0 {
+				<-unitsDone[i-1]
+			}
+			if rctx.Err() != nil { // a failure while waiting for a slot: never started
+				close(unitsDone[i])
+				return nil
+			}
+			set, input, err := spec.units(i)
+			close(unitsDone[i])
+			if err != nil {
+				mu.Lock()
+				defer mu.Unlock()
+				return fail(err, th.prev)
+			}
 			ith := th.child(spec.startedID)
 			iterEvent(ith, "MapIterationStarted", i)
 			out, err := x.runSet(rctx, ith, set, input)
@@ -222,11 +228,12 @@ dispatch:
 			default:
 				prev := ith.prev
 				iterEvent(ith, "MapIterationFailed", i)
-				fail(err, prev)
+				return fail(err, prev)
 			}
-		}(i, set, input)
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait() // firstErr is the failure that came first
 	if firstErr != nil {
 		sort.Slice(aborted, func(a, b int) bool { return aborted[a].index < aborted[b].index })
 		for _, a := range aborted {
