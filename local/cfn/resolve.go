@@ -2,7 +2,6 @@ package cfn
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -93,145 +92,14 @@ func (s *Stack) resolve(v any, path string) (any, error) {
 	return v, nil
 }
 
+// intrinsic resolves one intrinsic function call through intrinsics.
 func (s *Stack) intrinsic(name string, arg any, path string) (any, error) {
 	path += "." + name
-	switch name {
-	case "Ref":
-		ref, ok := arg.(string)
-		if !ok {
-			return nil, s.errorf(path, "Ref takes a name")
-		}
-		return s.ref(ref, path)
-	case "Fn::GetAtt":
-		var parts []string
-		switch a := arg.(type) {
-		case string:
-			id, attr, ok := strings.Cut(a, ".")
-			if !ok {
-				return nil, s.errorf(path, "GetAtt %q needs Resource.Attribute", a)
-			}
-			parts = []string{id, attr}
-		case []any:
-			for _, p := range a {
-				ps, err := s.resolve(p, path)
-				if err != nil {
-					return nil, err
-				}
-				str, ok := ps.(string)
-				if !ok {
-					return nil, s.errorf(path, "GetAtt arguments must be strings")
-				}
-				parts = append(parts, str)
-			}
-		}
-		if len(parts) != 2 {
-			return nil, s.errorf(path, "GetAtt needs a resource and an attribute")
-		}
-		return s.GetAtt(parts[0], parts[1])
-	case "Fn::Join":
-		a, ok := arg.([]any)
-		if !ok || len(a) != 2 {
-			return nil, s.errorf(path, "Join takes [delimiter, list]")
-		}
-		sep, ok := a[0].(string)
-		if !ok {
-			return nil, s.errorf(path, "Join delimiter must be a string")
-		}
-		list, err := s.resolve(a[1], path)
-		if err != nil {
-			return nil, err
-		}
-		items, ok := list.([]any)
-		if !ok {
-			return nil, s.errorf(path, "Join needs a list")
-		}
-		strs := make([]string, 0, len(items))
-		for _, it := range items {
-			str, err := scalar(it)
-			if err != nil {
-				return nil, s.errorf(path, "%v", err)
-			}
-			strs = append(strs, str)
-		}
-		return strings.Join(strs, sep), nil
-	case "Fn::Sub":
-		return s.sub(arg, path)
-	case "Fn::Select":
-		a, ok := arg.([]any)
-		if !ok || len(a) != 2 {
-			return nil, s.errorf(path, "Select takes [index, list]")
-		}
-		idxV, err := s.resolve(a[0], path)
-		if err != nil {
-			return nil, err
-		}
-		idxS, err := scalar(idxV)
-		if err != nil {
-			return nil, s.errorf(path, "%v", err)
-		}
-		var idx int
-		if _, err := fmt.Sscanf(idxS, "%d", &idx); err != nil {
-			return nil, s.errorf(path, "Select index %q is not a number", idxS)
-		}
-		list, err := s.resolve(a[1], path)
-		if err != nil {
-			return nil, err
-		}
-		items, ok := list.([]any)
-		if !ok || idx < 0 || idx >= len(items) {
-			return nil, s.errorf(path, "Select index %d out of range", idx)
-		}
-		return items[idx], nil
-	case "Fn::Split":
-		a, ok := arg.([]any)
-		if !ok || len(a) != 2 {
-			return nil, s.errorf(path, "Split takes [delimiter, string]")
-		}
-		sep, _ := a[0].(string)
-		v, err := s.resolve(a[1], path)
-		if err != nil {
-			return nil, err
-		}
-		str, err := scalar(v)
-		if err != nil || sep == "" {
-			return nil, s.errorf(path, "Split needs a delimiter and a string")
-		}
-		var out []any
-		for _, p := range strings.Split(str, sep) {
-			out = append(out, p)
-		}
-		return out, nil
-	case "Fn::Base64":
-		v, err := s.resolve(arg, path)
-		if err != nil {
-			return nil, err
-		}
-		str, err := scalar(v)
-		if err != nil {
-			return nil, s.errorf(path, "%v", err)
-		}
-		return base64.StdEncoding.EncodeToString([]byte(str)), nil
-	case "Fn::If":
-		a, ok := arg.([]any)
-		if !ok || len(a) != 3 {
-			return nil, s.errorf(path, "If takes [condition, then, else]")
-		}
-		cond, _ := a[0].(string)
-		ok, err := s.condition(cond, path)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return s.resolve(a[1], path)
-		}
-		return s.resolve(a[2], path)
-	case "Condition":
-		cond, _ := arg.(string)
-		return s.condition(cond, path)
-	case "Fn::Equals", "Fn::Not", "Fn::And", "Fn::Or":
-		return s.evalCondition(map[string]any{name: arg}, path)
+	fn, ok := intrinsics[name]
+	if !ok {
+		return nil, s.errorf(path, "intrinsic %s is not supported by the local runtime", name)
 	}
-	return nil, s.errorf(path, "intrinsic %s is not supported by the local runtime", name)
+	return fn(s, name, arg, path)
 }
 
 func (s *Stack) condition(name, path string) (bool, error) {
