@@ -3,8 +3,10 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/crossbuild/crossbuild/infra/config"
 	"github.com/crossbuild/crossbuild/infra/statemachine"
@@ -84,4 +86,51 @@ func appTargetDefinition() (json.RawMessage, error) {
 		return nil, fmt.Errorf("the app definition has no %q item processor", statemachine.StateRunTargets)
 	}
 	return json.Marshal(map[string]any{"QueryLanguage": "JSONPath", "StartAt": m.StartAt, "States": m.States})
+}
+
+// failCausesThroughPass rewrites, for aws-local-stepfunctions only, each Fail state whose
+// ErrorPath or CausePath is an intrinsic function into a Pass state that evaluates the
+// same paths into {"error", "cause"} and a Fail state reading them with plain paths.
+//
+// Step Functions accepts intrinsic functions in a Fail state's ErrorPath and CausePath and
+// local/asl evaluates them; aws-local-stepfunctions 3.0.0 reads them as JSONPath and fails
+// with States.Runtime ("Path expression 'States.JsonToString($)' does not point to a
+// value"), while it evaluates the same functions in Parameters. The rewrite leaves the
+// error name and the cause the reference computes to its own intrinsic functions, so the
+// app's failing targets are compared with it instead of excluded. testdata/fail.json keeps
+// the difference itself as an excluded case ("fail cause path as an intrinsic function").
+func failCausesThroughPass(def json.RawMessage) (json.RawMessage, error) {
+	var m map[string]any
+	if err := json.Unmarshal(def, &m); err != nil {
+		return nil, fmt.Errorf("decode definition: %w", err)
+	}
+	states, _ := m["States"].(map[string]any)
+	for name, v := range maps.Clone(states) {
+		st, _ := v.(map[string]any)
+		if st["Type"] != "Fail" || !(isIntrinsic(st["ErrorPath"]) || isIntrinsic(st["CausePath"])) {
+			continue
+		}
+		params := map[string]any{}
+		fail := map[string]any{"Type": "Fail"}
+		for field, key := range map[string]string{"Error": "error", "Cause": "cause"} {
+			if p, ok := st[field+"Path"]; ok {
+				params[key+".$"] = p
+				fail[field+"Path"] = "$." + key
+			} else if lit, ok := st[field]; ok {
+				fail[field] = lit
+			}
+		}
+		failName := name + " (fail)"
+		if _, taken := states[failName]; taken {
+			return nil, fmt.Errorf("state %q exists", failName)
+		}
+		states[name] = map[string]any{"Type": "Pass", "Parameters": params, "Next": failName}
+		states[failName] = fail
+	}
+	return json.Marshal(m)
+}
+
+func isIntrinsic(v any) bool {
+	s, ok := v.(string)
+	return ok && strings.HasPrefix(s, "States.")
 }

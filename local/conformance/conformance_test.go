@@ -42,6 +42,10 @@ type fixture struct {
 
 	id       string               // file/name
 	Handlers map[string]behaviour `json:"-"`
+	// reference is the definition aws-local-stepfunctions runs: Definition,
+	// or for the app's child state machine the same with its Fail causes
+	// computed by a Pass state (see failCausesThroughPass).
+	reference json.RawMessage
 }
 
 const (
@@ -81,7 +85,7 @@ func TestConformance(t *testing.T) {
 	for i, c := range cases {
 		reqs[i] = nodeRequest{
 			Name:       c.id,
-			Definition: c.Definition,
+			Definition: c.reference,
 			Input:      c.Input,
 			// aws-local-stepfunctions fills only Execution.Input and
 			// StartTime; give it the identity the local executor uses.
@@ -131,7 +135,7 @@ func loadFixtures(t *testing.T) []fixture {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures in testdata: %v", err)
 	}
-	var app json.RawMessage
+	var app, appReference json.RawMessage
 	var all []fixture
 	seen := map[string]bool{}
 	for _, file := range files {
@@ -158,13 +162,17 @@ func loadFixtures(t *testing.T) []fixture {
 				t.Fatalf("%s: two cases named %q", file, c.Name)
 			}
 			seen[c.id] = true
+			c.reference = c.Definition
 			if string(c.Definition) == `"app-target"` {
 				if app == nil {
 					if app, err = appTargetDefinition(); err != nil {
 						t.Fatalf("app definition: %v", err)
 					}
+					if appReference, err = failCausesThroughPass(app); err != nil {
+						t.Fatalf("app definition for aws-local-stepfunctions: %v", err)
+					}
 				}
-				c.Definition = app
+				c.Definition, c.reference = app, appReference
 			}
 			if len(c.Input) == 0 {
 				c.Input = json.RawMessage("{}")
