@@ -32,7 +32,7 @@ func npmTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := toolpath.NpmTool(name)
 	if err != nil {
-		t.Fatalf("%s", toolpath.Missing(name, err))
+		t.Fatalf("%s", toolpath.Missing(name, toolpath.InstallHint, err))
 	}
 	return p
 }

@@ -42,7 +42,7 @@ func StartEndpoint(t testing.TB) string {
 	}
 	bin, err := Binary()
 	if err != nil {
-		t.Fatalf("%s", toolpath.Missing("dynalite", err))
+		t.Fatalf("%s", toolpath.Missing("dynalite", toolpath.InstallHint, err))
 	}
 	var lastErr error
 	for range startTries {

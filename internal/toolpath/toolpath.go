@@ -15,8 +15,12 @@ import (
 // EnvNpmBin names the folder holding the npm tools' executables (the Makefile exports it).
 const EnvNpmBin = "CROSSBUILD_NPM_BIN"
 
-// InstallHint is how a missing tool gets installed.
-const InstallHint = "run `make tools` to install the pinned tools"
+// Install hints: the npm tools come with `make tools`; the Lambda Runtime Interface
+// Emulator is built by the go command from the Go module proxy when it is first needed.
+const (
+	InstallHint = "run `make tools` to install the pinned tools"
+	RIEHint     = "the go command builds it from the Go module proxy: check that GOPROXY answers"
+)
 
 // ModuleRoot walks up from the working directory to the folder holding go.mod.
 func ModuleRoot() (string, error) {
@@ -76,7 +80,7 @@ func Executable(path string) error {
 }
 
 // Missing is the message of a test that cannot run without tool. Its first line names the
-// tool and how to install it; the cause follows (a failed build may add its output).
-func Missing(tool string, err error) string {
-	return fmt.Sprintf("%s is required (%s): %v", tool, InstallHint, err)
+// tool and how to install it (hint); the cause follows (a failed build may add its output).
+func Missing(tool, hint string, err error) string {
+	return fmt.Sprintf("%s is required (%s): %v", tool, hint, err)
 }

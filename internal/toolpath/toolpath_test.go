@@ -65,7 +65,7 @@ func TestNpmTool(t *testing.T) {
 }
 
 func TestMissingNamesToolAndHint(t *testing.T) {
-	msg := Missing("aws-lambda-rie", errors.New("go build failed"))
+	msg := Missing("aws-lambda-rie", InstallHint, errors.New("go build failed"))
 	for _, want := range []string{"aws-lambda-rie", "go build failed", "make tools"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("%q lacks %q", msg, want)

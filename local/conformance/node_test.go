@@ -36,7 +36,7 @@ func requireNode(t *testing.T) nodeTools {
 	t.Helper()
 	tools, err := findNode()
 	if err != nil {
-		t.Fatalf("%s", toolpath.Missing("Node 22 with aws-local-stepfunctions", err))
+		t.Fatalf("%s", toolpath.Missing("Node 22 with aws-local-stepfunctions", toolpath.InstallHint, err))
 	}
 	return tools
 }

@@ -85,7 +85,7 @@ func prepare(scratch string) error {
 		}
 	}
 	if prereq.dynalite, err = dynalite.Binary(); err != nil {
-		return errors.New(toolpath.Missing("dynalite", err))
+		return errors.New(toolpath.Missing("dynalite", toolpath.InstallHint, err))
 	}
 	// `make build-local` may have built the emulator already; otherwise build it once here.
 	if rie := filepath.Join(prereq.functions, "bin", "aws-lambda-rie"); toolpath.Executable(rie) == nil {
@@ -95,7 +95,7 @@ func prepare(scratch string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if prereq.rie, err = lambda.BuildRIE(ctx, filepath.Join(scratch, "rie")); err != nil {
-		return errors.New(toolpath.Missing("aws-lambda-rie", err))
+		return errors.New(toolpath.Missing("aws-lambda-rie", toolpath.RIEHint, err))
 	}
 	return nil
 }

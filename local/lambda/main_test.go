@@ -44,7 +44,7 @@ func build(dir string) error {
 	defer cancel()
 	var err error
 	if rieBinary, err = lambda.BuildRIE(ctx, filepath.Join(dir, "rie")); err != nil {
-		return errors.New(toolpath.Missing("aws-lambda-rie", err))
+		return errors.New(toolpath.Missing("aws-lambda-rie", toolpath.RIEHint, err))
 	}
 	fnBinary = filepath.Join(dir, "fn", "bootstrap")
 	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", fnBinary, "./testdata/fn")
