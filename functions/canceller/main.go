@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/coldstart"
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
@@ -38,5 +39,5 @@ func main() {
 		Log:         env.Log,
 		Metrics:     metrics.New(os.Stdout, "canceller"),
 	}
-	lambda.Start(tracing.Wrap(env.Tracing, "canceller", h.Invoke))
+	lambda.Start(failure.Report(tracing.Wrap(env.Tracing, "canceller", h.Invoke)))
 }

@@ -63,7 +63,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (plan.Plan, e
 	targets := in.Targets
 	if in.TargetsURI != "" {
 		if targets, err = h.readTargets(ctx, in); err != nil {
-			log.Warn("targets object refused", logging.KeyError, err.Error(), "errorType", tracing.ErrorType(err))
+			log.Warn("targets object refused", logging.KeyError, err.Error(), "errorType", failure.Name(err))
 			return plan.Plan{}, err
 		}
 	}
@@ -75,7 +75,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (plan.Plan, e
 	}
 	p := plan.New(in, h.Bucket, req.ExecutionName, len(items))
 	if err := h.writeItems(ctx, p.Items.Key, body); err != nil {
-		log.Error("items not written", logging.KeyError, err.Error(), "errorType", tracing.ErrorType(err))
+		log.Error("items not written", logging.KeyError, err.Error(), "errorType", failure.Name(err))
 		return plan.Plan{}, err
 	}
 	log.Info("plan written", "count", p.Count, "problems", problems, "firstProblems", firstProblems(items, logProblems),

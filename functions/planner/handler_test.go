@@ -18,7 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/crossbuild/crossbuild/internal/plan"
-	"github.com/crossbuild/crossbuild/internal/tracing"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 )
 
 const testBucket = "crossbuild-bucket"
@@ -199,7 +199,7 @@ func TestPlanErrors(t *testing.T) {
 				tc.setup(f)
 			}
 			_, err := newHandler(f, io.Discard).Handle(context.Background(), requests(t)[tc.request])
-			if got := tracing.ErrorType(err); got != tc.errType {
+			if got := runtimetest.ErrorName(err); got != tc.errType {
 				t.Fatalf("error %v (%s), want %s", err, got, tc.errType)
 			}
 			if tc.message != "" && err.Error() != tc.message {
@@ -219,7 +219,7 @@ func TestTargetsObjectBoundedRead(t *testing.T) {
 	zero := int64(0)
 	f.length = &zero
 	_, err := newHandler(f, io.Discard).Handle(context.Background(), requests(t)["from-s3"])
-	if tracing.ErrorType(err) != "InvalidInput" || !strings.Contains(err.Error(), "more than the 67108864-byte limit") {
+	if runtimetest.ErrorName(err) != "InvalidInput" || !strings.Contains(err.Error(), "more than the 67108864-byte limit") {
 		t.Fatalf("error %v", err)
 	}
 }

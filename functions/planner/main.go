@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/crossbuild/crossbuild/internal/coldstart"
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
@@ -24,5 +25,5 @@ func main() {
 		Defaults: cfg.Defaults,
 		Log:      env.Log,
 	}
-	lambda.Start(tracing.Wrap(env.Tracing, "planner", h.Handle))
+	lambda.Start(failure.Report(tracing.Wrap(env.Tracing, "planner", h.Handle)))
 }

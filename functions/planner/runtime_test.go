@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/plan"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
@@ -16,7 +18,7 @@ import (
 // error type name Step Functions matches on.
 func TestRuntimeInvoke(t *testing.T) {
 	f := newFakeS3()
-	h := lambda.NewHandler(tracing.Wrap(nil, "planner", newHandler(f, io.Discard).Handle))
+	h := lambda.NewHandler(failure.Report(tracing.Wrap(nil, "planner", newHandler(f, io.Discard).Handle)))
 	out, err := h.Invoke(context.Background(), requests(t)["walkthrough"])
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
@@ -25,9 +27,17 @@ func TestRuntimeInvoke(t *testing.T) {
 	if err := json.Unmarshal(out, &p); err != nil || p.Count != 1 || p.Items.Key != "runs/run-1/items.json" {
 		t.Fatalf("output %s (%v)", out, err)
 	}
-	for _, name := range []string{"array-input", "fractional-concurrency"} {
-		if _, err := h.Invoke(context.Background(), requests(t)[name]); tracing.ErrorType(err) != "InvalidInput" {
-			t.Errorf("%s through the runtime: %T %v", name, err, err)
+}
+
+// The error name Step Functions matches, as the Lambda runtime sends it, through the same
+// wrapping main uses.
+func TestRuntimeErrorNames(t *testing.T) {
+	h := lambda.NewHandler(failure.Report(tracing.Wrap(nil, "planner", newHandler(newFakeS3(), io.Discard).Handle)))
+	names := []string{"array-input", "fractional-concurrency"}
+	res := runtimetest.Invoke(t, h, requests(t)[names[0]], requests(t)[names[1]])
+	for i, name := range names {
+		if res[i].ErrorType != failure.NameInvalidInput {
+			t.Errorf("%s went out as %+v", name, res[i])
 		}
 	}
 }

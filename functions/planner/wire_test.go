@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/crossbuild/crossbuild/internal/plan"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/s3test"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 // The real S3 client against a local S3: path-style requests on the wire, the items file
@@ -44,7 +44,7 @@ func TestPlannerWire(t *testing.T) {
 			client := srv.Client(2)
 			h := &Handler{Targets: client, Items: client, Bucket: testBucket, Defaults: testDefaults, Log: newHandler(nil, io.Discard).Log}
 			p, err := h.Handle(context.Background(), requests(t)[tc.request])
-			if got := tracing.ErrorType(err); got != tc.errType {
+			if got := runtimetest.ErrorName(err); got != tc.errType {
 				t.Fatalf("error %v (%s), want %q", err, got, tc.errType)
 			}
 			if tc.errType != "" {

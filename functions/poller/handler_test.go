@@ -21,10 +21,10 @@ import (
 	"github.com/crossbuild/crossbuild/internal/contract"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/outcome"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 const (
@@ -246,7 +246,7 @@ func TestHandleErrors(t *testing.T) {
 			h := newHandler(t, store, srv.URL)
 			h.Roles = staticRoles{err: tc.rolesErr}
 			_, err := h.Handle(context.Background(), json.RawMessage(tc.request))
-			if got := tracing.ErrorType(err); got != tc.errName {
+			if got := runtimetest.ErrorName(err); got != tc.errName {
 				t.Fatalf("error %v (%s), want %s", err, got, tc.errName)
 			}
 			if len(store.completed) != 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/coldstart"
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
@@ -39,5 +40,5 @@ func main() {
 		DefaultPollInterval: cfg.DefaultPollInterval,
 		MaxPollInterval:     cfg.MaxPollInterval,
 	}
-	lambda.Start(tracing.Wrap(env.Tracing, "poller", h.Handle))
+	lambda.Start(failure.Report(tracing.Wrap(env.Tracing, "poller", h.Handle)))
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/awstest"
 	"github.com/crossbuild/crossbuild/internal/contract"
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
@@ -18,7 +19,7 @@ import (
 func TestRuntimeInvoke(t *testing.T) {
 	srv := awstest.NewServer(t, func(awstest.Request) awstest.Reply { return reply(t, "batchgetbuilds-in-progress.json") })
 	hd := newHandler(t, &fakeStore{recs: []tokenstore.Record{record()}}, srv.URL)
-	h := lambda.NewHandler(tracing.Wrap(nil, "poller", hd.Handle))
+	h := lambda.NewHandler(failure.Report(tracing.Wrap(nil, "poller", hd.Handle)))
 	out, err := h.Invoke(context.Background(), []byte(`{"buildArn":"`+testfixtures.BuildARN+`"}`))
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/coldstart"
 	"github.com/crossbuild/crossbuild/internal/completion"
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
@@ -55,5 +56,5 @@ func main() {
 		Metrics:         rec,
 		Now:             time.Now,
 	}
-	lambda.Start(tracing.Wrap(env.Tracing, "reconciler", h.Invoke))
+	lambda.Start(failure.Report(tracing.Wrap(env.Tracing, "reconciler", h.Invoke)))
 }

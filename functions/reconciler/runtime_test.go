@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/crossbuild/crossbuild/internal/awstest"
+	"github.com/crossbuild/crossbuild/internal/failure"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
@@ -20,7 +22,7 @@ func TestRuntimeInvoke(t *testing.T) {
 		opGet: {file(t, "batchgetbuilds-succeeded.json")}, opDescribe: {file(t, "describeexecution-running.json")},
 		opSuccess: {awstest.JSON(200, `{}`)},
 	})
-	h := lambda.NewHandler(tracing.Wrap(nil, "reconciler", w.h.Invoke))
+	h := lambda.NewHandler(failure.Report(tracing.Wrap(nil, "reconciler", w.h.Invoke)))
 	out, err := h.Invoke(context.Background(), fixture(t, "scheduled-event.json"))
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
@@ -34,5 +36,14 @@ func TestRuntimeInvoke(t *testing.T) {
 	}
 	if _, err := h.Invoke(context.Background(), []byte(`"not an object"`)); err == nil {
 		t.Fatal("want an InvalidEvent error through the runtime")
+	}
+}
+
+// A payload that is not a JSON object goes out of the runtime as InvalidEvent.
+func TestRuntimeErrorNames(t *testing.T) {
+	w := newWorld(t, newMemStore(), map[string][]awstest.Reply{})
+	h := lambda.NewHandler(failure.Report(tracing.Wrap(nil, "reconciler", w.h.Invoke)))
+	if res := runtimetest.Invoke(t, h, []byte(`"not an object"`)); res[0].ErrorType != "InvalidEvent" {
+		t.Errorf("went out as %+v", res[0])
 	}
 }

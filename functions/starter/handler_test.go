@@ -20,9 +20,9 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/outcome"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 const (
@@ -303,7 +303,7 @@ func TestHandleRejectsBeforeAnyCall(t *testing.T) {
 		t.Run(tc.request, func(t *testing.T) {
 			f := newFixture(t, io.Discard)
 			_, err := f.h.Handle(context.Background(), reqs[tc.request])
-			if got := tracing.ErrorType(err); got != tc.errType {
+			if got := runtimetest.ErrorName(err); got != tc.errType {
 				t.Fatalf("error type %q (%v), want %q", got, err, tc.errType)
 			}
 			if !strings.Contains(err.Error(), tc.field) {
@@ -316,7 +316,7 @@ func TestHandleRejectsBeforeAnyCall(t *testing.T) {
 	}
 	f := newFixture(t, io.Discard)
 	for _, raw := range []string{``, `null`, `[]`, `{"target": 5}`, `{}{}`} {
-		if _, err := f.h.Handle(context.Background(), json.RawMessage(raw)); tracing.ErrorType(err) != "InvalidTarget" {
+		if _, err := f.h.Handle(context.Background(), json.RawMessage(raw)); runtimetest.ErrorName(err) != "InvalidTarget" {
 			t.Errorf("payload %q: %v", raw, err)
 		}
 	}
@@ -342,7 +342,7 @@ func TestHandleClassifiesFailures(t *testing.T) {
 			f := newFixture(t, io.Discard)
 			f.roles.err, f.cb.err, f.store.createErr = tc.rolesErr, tc.cbErr, tc.storeErr
 			_, err := f.h.Handle(context.Background(), reqs["event"])
-			if got := tracing.ErrorType(err); got != tc.errType {
+			if got := runtimetest.ErrorName(err); got != tc.errType {
 				t.Fatalf("error type %q (%v), want %q", got, err, tc.errType)
 			}
 		})
@@ -367,7 +367,7 @@ func TestHandleRetriedInvocation(t *testing.T) {
 			f := newFixture(t, io.Discard)
 			f.store.createErr = &tokenstore.ExistsError{Existing: tc.existing}
 			_, err := f.h.Handle(context.Background(), reqs["event"])
-			if got := tracing.ErrorType(err); got != tc.wantErr {
+			if got := runtimetest.ErrorName(err); got != tc.wantErr {
 				t.Fatalf("error %v, want %q", err, tc.wantErr)
 			}
 			if got := len(f.store.refreshed) == 1; got != tc.wantRefresh {

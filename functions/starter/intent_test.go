@@ -20,8 +20,8 @@ import (
 	"github.com/crossbuild/crossbuild/infra/statemachine"
 	"github.com/crossbuild/crossbuild/internal/dynalitetest"
 	"github.com/crossbuild/crossbuild/internal/testclock"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 // tokenCodeBuild behaves like CodeBuild where it matters here: a StartBuild idempotency
@@ -205,7 +205,7 @@ func TestRetriesPastTheTokenWindowStartOneBuild(t *testing.T) {
 					got = append(got, d.BuildARN)
 					break
 				}
-				if name := tracing.ErrorType(err); name != "TransientError" {
+				if name := runtimetest.ErrorName(err); name != "TransientError" {
 					t.Fatalf("attempt at %v: %s %v", at, name, err)
 				}
 			}
@@ -245,7 +245,7 @@ func TestInterruptedAttempt(t *testing.T) {
 			start := r.clock.Now()
 			if tc.startFirst {
 				r.store.failRecord = 1
-				if _, err := r.f.h.Handle(ctx, requests(t)["event"]); tracing.ErrorType(err) != "TransientError" {
+				if _, err := r.f.h.Handle(ctx, requests(t)["event"]); runtimetest.ErrorName(err) != "TransientError" {
 					t.Fatalf("first attempt: %v", err)
 				}
 			} else {
@@ -282,7 +282,7 @@ func TestInterruptedAttempt(t *testing.T) {
 func TestRefusedAttemptOpensTheNextWithANewToken(t *testing.T) {
 	r := newIntentRig(t)
 	r.cb.refuse = 1
-	if _, err := r.f.h.Handle(context.Background(), requests(t)["event"]); tracing.ErrorType(err) != "BuildQuotaExceeded" {
+	if _, err := r.f.h.Handle(context.Background(), requests(t)["event"]); runtimetest.ErrorName(err) != "BuildQuotaExceeded" {
 		t.Fatalf("first attempt: %v", err)
 	}
 	r.clock.Set(r.clock.Now().Add(30 * time.Second))
@@ -312,7 +312,7 @@ func TestCancelledIntent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.clock.Set(r.clock.Now().Add(time.Minute))
-	if _, err := r.f.h.Handle(ctx, requests(t)["event"]); tracing.ErrorType(err) != "StartBuildFailed" {
+	if _, err := r.f.h.Handle(ctx, requests(t)["event"]); runtimetest.ErrorName(err) != "StartBuildFailed" {
 		t.Fatalf("after cancel: %v", err)
 	}
 	if len(r.cb.builds) != 0 {
@@ -328,7 +328,7 @@ func TestCancelledIntent(t *testing.T) {
 			}
 		}}
 	}
-	if _, err := r.f.h.Handle(ctx, requests(t)["event"]); tracing.ErrorType(err) != "StartBuildFailed" {
+	if _, err := r.f.h.Handle(ctx, requests(t)["event"]); runtimetest.ErrorName(err) != "StartBuildFailed" {
 		t.Fatalf("cancelled during start: %v", err)
 	}
 	if len(r.cb.builds) != 1 || len(r.cb.stopped) != 1 || r.cb.stopped[0] != aws.ToString(r.cb.builds[0].Id) {
@@ -362,7 +362,7 @@ func TestSearchIsBounded(t *testing.T) {
 	r.clock.Set(r.clock.Now().Add(10 * time.Minute))
 	r.f.h.CodeBuild = func(string, aws.CredentialsProvider) CodeBuildAPI { return endlessBuilds{r.cb, r.clock} }
 	_, err := r.f.h.Handle(ctx, requests(t)["event"])
-	if tracing.ErrorType(err) != "StartBuildFailed" {
+	if runtimetest.ErrorName(err) != "StartBuildFailed" {
 		t.Fatalf("unbounded search: %v", err)
 	}
 	if len(r.cb.builds) != 0 {

@@ -18,8 +18,8 @@ import (
 	"github.com/crossbuild/crossbuild/internal/dynalitetest"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/outcome"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 // countingSFN counts the completions sent to Step Functions.
@@ -129,7 +129,7 @@ func TestAdoptedOutcomeSurvivesATokenRefresh(t *testing.T) {
 	f.h.Finisher = &completion.Completer{SFN: s, Store: store, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Metrics: metrics.New(io.Discard, "starter")}
 
-	if _, err := f.h.Handle(ctx, requests(t)["event"]); tracing.ErrorType(err) != "TransientError" {
+	if _, err := f.h.Handle(ctx, requests(t)["event"]); runtimetest.ErrorName(err) != "TransientError" {
 		t.Fatalf("first attempt: %v, want TransientError (throttled send)", err)
 	}
 	var retry map[string]any

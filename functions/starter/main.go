@@ -16,6 +16,7 @@ import (
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/coldstart"
 	"github.com/crossbuild/crossbuild/internal/completion"
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/target"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
@@ -48,5 +49,5 @@ func main() {
 		Lease:               cfg.Lease,
 		Now:                 time.Now,
 	}
-	lambda.Start(tracing.Wrap(env.Tracing, "starter", h.Handle))
+	lambda.Start(failure.Report(tracing.Wrap(env.Tracing, "starter", h.Handle)))
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/codebuild"
 
 	"github.com/crossbuild/crossbuild/internal/awstest"
-	"github.com/crossbuild/crossbuild/internal/tracing"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 )
 
 // The real CodeBuild client against a local server: request shape on the wire and the
@@ -41,7 +41,7 @@ func TestStartBuildWire(t *testing.T) {
 				})
 			}
 			d, err := f.h.Handle(context.Background(), requests(t)["event"])
-			if got := tracing.ErrorType(err); got != tc.errType {
+			if got := runtimetest.ErrorName(err); got != tc.errType {
 				t.Fatalf("error %v (%s), want %q", err, got, tc.errType)
 			}
 			reqs := srv.Requests()

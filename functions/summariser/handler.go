@@ -18,7 +18,6 @@ import (
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/logging"
 	"github.com/crossbuild/crossbuild/internal/summary"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 // ResultsLister lists the results prefix to find a Map Run's manifest.
@@ -67,14 +66,14 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (summary.Resp
 
 	key, err := h.findManifest(ctx, req)
 	if err != nil {
-		log.Error("manifest not found", logging.KeyError, err.Error(), "errorType", tracing.ErrorType(err))
+		log.Error("manifest not found", logging.KeyError, err.Error(), "errorType", failure.Name(err))
 		return summary.Response{}, err
 	}
 	c := summary.NewCollector(req.Plan)
 	loc := summary.Location{Bucket: h.Bucket, Prefix: req.Results.Prefix}
 	if key != "" {
 		if err := h.collect(ctx, key, c); err != nil {
-			log.Error("results not read", logging.KeyError, err.Error(), "errorType", tracing.ErrorType(err))
+			log.Error("results not read", logging.KeyError, err.Error(), "errorType", failure.Name(err))
 			return summary.Response{}, err
 		}
 		loc.Manifest = &key

@@ -21,9 +21,9 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/summary"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 const testBucket = testfixtures.MapRunBucket
@@ -209,7 +209,7 @@ func TestSummariseErrors(t *testing.T) {
 				payload = json.RawMessage(`[1,2]`)
 			}
 			_, err := newHandler(f, io.Discard).Handle(context.Background(), payload)
-			if got := tracing.ErrorType(err); got != tc.errType {
+			if got := runtimetest.ErrorName(err); got != tc.errType {
 				t.Fatalf("error %v (%s), want %s", err, got, tc.errType)
 			}
 		})

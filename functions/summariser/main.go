@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/crossbuild/crossbuild/internal/coldstart"
+	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
@@ -19,5 +20,5 @@ func main() {
 
 	client := s3.NewFromConfig(env.AWS)
 	h := &Handler{List: client, Objects: client, Bucket: cfg.Bucket, Log: env.Log}
-	lambda.Start(tracing.Wrap(env.Tracing, "summariser", h.Handle))
+	lambda.Start(failure.Report(tracing.Wrap(env.Tracing, "summariser", h.Handle)))
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/crossbuild/crossbuild/internal/failure"
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/summary"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
 	"github.com/crossbuild/crossbuild/internal/tracing"
@@ -16,7 +18,7 @@ import (
 // The handler as the Lambda runtime calls it: raw payload bytes in, JSON out with the
 // field names the state machine's Choice and Fail states read.
 func TestRuntimeInvoke(t *testing.T) {
-	h := lambda.NewHandler(tracing.Wrap(nil, "summariser", newHandler(newFakeS3(testfixtures.MapRunObjects()), io.Discard).Handle))
+	h := lambda.NewHandler(failure.Report(tracing.Wrap(nil, "summariser", newHandler(newFakeS3(testfixtures.MapRunObjects()), io.Discard).Handle)))
 	out, err := h.Invoke(context.Background(), requests(t)["map-run"])
 	if err != nil {
 		t.Fatalf("Invoke: %v", err)
@@ -33,7 +35,14 @@ func TestRuntimeInvoke(t *testing.T) {
 		resp.Output.Summary.Total != 6 || resp.Output.ResultsLocation.Bucket != testBucket {
 		t.Fatalf("output %s (%v)", out, err)
 	}
-	if _, err := h.Invoke(context.Background(), requests(t)["other-bucket"]); tracing.ErrorType(err) != "InvalidInput" {
-		t.Errorf("error through the runtime: %T %v", err, err)
+}
+
+// The error name Step Functions matches, as the Lambda runtime sends it, through the same
+// wrapping main uses.
+func TestRuntimeErrorNames(t *testing.T) {
+	h := lambda.NewHandler(failure.Report(tracing.Wrap(nil, "summariser", newHandler(newFakeS3(testfixtures.MapRunObjects()), io.Discard).Handle)))
+	res := runtimetest.Invoke(t, h, requests(t)["other-bucket"])
+	if res[0].ErrorType != failure.NameInvalidInput {
+		t.Errorf("went out as %+v", res[0])
 	}
 }

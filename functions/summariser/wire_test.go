@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/crossbuild/crossbuild/internal/runtimetest"
 	"github.com/crossbuild/crossbuild/internal/s3test"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
-	"github.com/crossbuild/crossbuild/internal/tracing"
 )
 
 // The real S3 client against a local S3: ListObjectsV2 and GetObject on the wire, and the
@@ -47,7 +47,7 @@ func TestSummariserWire(t *testing.T) {
 			client := srv.Client(2)
 			h := &Handler{List: client, Objects: client, Bucket: testBucket, Log: newHandler(nil, io.Discard).Log}
 			resp, err := h.Handle(context.Background(), requests(t)[tc.request])
-			if got := tracing.ErrorType(err); got != tc.errType {
+			if got := runtimetest.ErrorName(err); got != tc.errType {
 				t.Fatalf("error %v (%s), want %q", err, got, tc.errType)
 			}
 			if tc.errType != "" {

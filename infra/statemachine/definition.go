@@ -24,6 +24,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/crossbuild/crossbuild/internal/failure"
 )
 
 // Resource ARNs of the Step Functions integrations.
@@ -61,11 +63,13 @@ const (
 )
 
 // Error names raised by the state machine itself or by its functions for the whole input.
+// Every error name of the definition comes from failure's table, which a test holds to the
+// Go types and to the names the Lambda runtime sends.
 const (
-	ErrInvalidInput      = "InvalidInput"
-	ErrInvalidTarget     = "InvalidTarget"
-	ErrTargetsFailed     = "TargetsFailed"
-	ErrToleranceExceeded = "States.ExceedToleratedFailureThreshold"
+	ErrInvalidInput      = failure.NameInvalidInput
+	ErrInvalidTarget     = failure.NameInvalidTarget
+	ErrTargetsFailed     = failure.NameTargetsFailed
+	ErrToleranceExceeded = failure.StatesToleratedFailureExit
 )
 
 // MapRunLabel names the Map Run; child executions are named <state machine>/<label>:<id>.
@@ -74,16 +78,16 @@ const MapRunLabel = "targets"
 // Error names the Lambda functions raise (internal/failure) and the Lambda service errors.
 var (
 	LambdaServiceErrors = []string{
-		"Lambda.ServiceException",
-		"Lambda.AWSLambdaException",
-		"Lambda.SdkClientException",
-		"Lambda.TooManyRequestsException",
+		failure.LambdaServiceException,
+		failure.LambdaAWSLambdaException,
+		failure.LambdaSdkClientException,
+		failure.LambdaTooManyRequestsException,
 	}
 	// RetriedErrors are retried with backoff; every other error fails the target at once
 	// (InvalidTarget, TargetNotAllowed, StartBuildFailed, AssumeRoleFailed, ...).
-	RetriedErrors = append(append([]string{}, LambdaServiceErrors...), "BuildQuotaExceeded", "TransientError")
+	RetriedErrors = append(append([]string{}, LambdaServiceErrors...), failure.NameBuildQuotaExceeded, failure.NameTransientError)
 	// TimeoutErrors of the event wait trigger the polling fallback.
-	TimeoutErrors = []string{"States.HeartbeatTimeout", "States.Timeout"}
+	TimeoutErrors = []string{failure.StatesHeartbeatTimeout, failure.StatesTimeout}
 	// InterruptedErrors end an invocation that may have done part of its work: the function
 	// timed out (Sandbox.Timedout; Lambda.Unknown where Lambda reports it so), its process
 	// exited (Runtime.ExitError), or the invoke gave up waiting for it
@@ -92,14 +96,14 @@ var (
 	// terminal status names the error), or none was started (a refused target). Every other
 	// failure first goes through the canceller, which stops the item's build if it runs.
 	NoBuildRunningErrors = []string{
-		"CodeBuild.FAILED", "CodeBuild.FAULT", "CodeBuild.STOPPED", "CodeBuild.TIMED_OUT",
-		"InvalidTarget", "TargetNotAllowed", "AssumeRoleFailed",
+		failure.CodeBuildFailed, failure.CodeBuildFault, failure.CodeBuildStopped, failure.CodeBuildTimedOut,
+		failure.NameInvalidTarget, failure.NameTargetNotAllowed, failure.NameAssumeRoleFailed,
 	}
 	InterruptedErrors = []string{
-		"Sandbox.Timedout",
-		"Runtime.ExitError",
-		"Lambda.Unknown",
-		"Lambda.ClientExecutionTimeoutException",
+		failure.SandboxTimedout,
+		failure.RuntimeExitError,
+		failure.LambdaUnknown,
+		failure.LambdaClientExecutionTimeoutException,
 	}
 )
 
@@ -258,7 +262,7 @@ func targetStates(p Params) obj {
 
 	// failure shapes the result of a target that did not succeed; the child then fails with
 	// it. Every path it reads exists: the planner writes every settings key.
-	failure := func(errorAndCause obj) obj {
+	failTarget := func(errorAndCause obj) obj {
 		params := obj{
 			"mapIndex.$": "$.mapIndex",
 			"roleArn.$":  "$.settings.arn",
@@ -272,7 +276,7 @@ func targetStates(p Params) obj {
 		return obj{"Type": "Pass", "Parameters": params, "Next": StateFailTarget}
 	}
 	noBuildRunning := obj{"ErrorEquals": toAny(NoBuildRunningErrors), "ResultPath": "$.error", "Next": StateTargetFailed}
-	catchAll := obj{"ErrorEquals": []any{"States.ALL"}, "ResultPath": "$.error", "Next": StateStopTargetBuild}
+	catchAll := obj{"ErrorEquals": []any{failure.StatesALL}, "ResultPath": "$.error", "Next": StateStopTargetBuild}
 
 	return obj{
 		StateCheckTarget: obj{
@@ -287,7 +291,7 @@ func targetStates(p Params) obj {
 			// Any other completion value goes to the starter, which rejects it by name.
 			"Default": StateStartAndWait,
 		},
-		StateInvalidTarget: failure(obj{"error": ErrInvalidTarget, "cause.$": "$.problem"}),
+		StateInvalidTarget: failTarget(obj{"error": ErrInvalidTarget, "cause.$": "$.problem"}),
 		StateStartAndWait: obj{
 			"Type":     "Task",
 			"Comment":  "The starter records the token; the callback completes the task from CodeBuild's events.",
@@ -378,7 +382,7 @@ func targetStates(p Params) obj {
 			"OutputPath": "$.poll.payload.result",
 			"End":        true,
 		},
-		StateBuildFailed: failure(obj{"error.$": "$.poll.payload.error", "cause.$": "$.poll.payload.cause"}),
+		StateBuildFailed: failTarget(obj{"error.$": "$.poll.payload.error", "cause.$": "$.poll.payload.cause"}),
 		StateStopTargetBuild: obj{
 			"Type":     "Task",
 			"Comment":  "The target failed while its build may still run: the canceller stops the build this item started, if any, and closes its record.",
@@ -394,10 +398,10 @@ func targetStates(p Params) obj {
 			"Retry":      []any{lambdaRetry(), transientRetry()},
 			// Best effort: the target's failure is reported whatever happens here; the
 			// reconciler stops a build whose execution ended.
-			"Catch": []any{obj{"ErrorEquals": []any{"States.ALL"}, "ResultPath": nil, "Next": StateTargetFailed}},
+			"Catch": []any{obj{"ErrorEquals": []any{failure.StatesALL}, "ResultPath": nil, "Next": StateTargetFailed}},
 			"Next":  StateTargetFailed,
 		},
-		StateTargetFailed: failure(obj{"error.$": "$.error.Error", "cause.$": "$.error.Cause"}),
+		StateTargetFailed: failTarget(obj{"error.$": "$.error.Error", "cause.$": "$.error.Cause"}),
 		StateFailTarget: obj{
 			"Type":      "Fail",
 			"Comment":   "The child fails with the target's error name, so the Map Run counts it; the cause is the failure result.",
@@ -421,7 +425,7 @@ func startRetries() []any {
 	return []any{
 		lambdaRetry(),
 		interruptedRetry(),
-		obj{"ErrorEquals": []any{"BuildQuotaExceeded"}, "IntervalSeconds": 30, "MaxAttempts": 50, "BackoffRate": 2, "MaxDelaySeconds": 600, "JitterStrategy": "FULL"},
+		obj{"ErrorEquals": []any{failure.NameBuildQuotaExceeded}, "IntervalSeconds": 30, "MaxAttempts": 50, "BackoffRate": 2, "MaxDelaySeconds": 600, "JitterStrategy": "FULL"},
 		transientRetry(),
 	}
 }
@@ -433,7 +437,7 @@ func pollRetries() []any {
 	long := func(errs ...string) obj {
 		return obj{"ErrorEquals": toAny(errs), "IntervalSeconds": 5, "MaxAttempts": 20, "BackoffRate": 2, "MaxDelaySeconds": 300, "JitterStrategy": "FULL"}
 	}
-	return []any{long(LambdaServiceErrors...), long("TransientError"), interruptedRetry()}
+	return []any{long(LambdaServiceErrors...), long(failure.NameTransientError), interruptedRetry()}
 }
 
 // interruptedRetry retries a function that timed out, crashed or was given up on, a few
@@ -447,7 +451,7 @@ func lambdaRetry() obj {
 }
 
 func transientRetry() obj {
-	return obj{"ErrorEquals": []any{"TransientError"}, "IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2, "MaxDelaySeconds": 120, "JitterStrategy": "FULL"}
+	return obj{"ErrorEquals": []any{failure.NameTransientError}, "IntervalSeconds": 5, "MaxAttempts": 5, "BackoffRate": 2, "MaxDelaySeconds": 120, "JitterStrategy": "FULL"}
 }
 
 func toAny(ss []string) []any {

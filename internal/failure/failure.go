@@ -1,12 +1,13 @@
 // Package failure defines the errors Step Functions sees by name.
 //
-// aws-lambda-go reports a returned error's Go type name as the error name, so each type
-// here is named exactly as the state machine's Retry and Catch rules spell it. Wrapping one
-// with fmt.Errorf would rename it to "wrapError"; handlers return these types unwrapped.
+// Each type is named exactly as the state machine's Retry and Catch rules spell it, and
+// names.go holds the one table of those names. aws-lambda-go reports a returned error's Go
+// type name, which would turn a wrapped failure into "wrapError"; Report, at the Lambda
+// boundary, sends the name of the failure found in the chain instead, so wrapping with
+// fmt.Errorf("...: %w", err) never renames a failure.
 package failure
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -142,49 +143,3 @@ func (e *ResultsUnreadable) Error() string {
 	return fmt.Sprintf("results %s cannot be read: %v", e.Location, e.Err)
 }
 func (e *ResultsUnreadable) Unwrap() error { return e.Err }
-
-// Name returns the error name Step Functions will see for err: the type name of a failure
-// type found in its chain, or "" when err carries none.
-func Name(err error) string {
-	var (
-		it  *InvalidTarget
-		tna *TargetNotAllowed
-		ar  *AssumeRoleFailed
-		sb  *StartBuildFailed
-		bq  *BuildQuotaExceeded
-		te  *TransientError
-		bnf *BuildNotFound
-		rnf *RecordNotFound
-		pf  *PollFailed
-		ii  *InvalidInput
-		bu  *BucketUnusable
-		ru  *ResultsUnreadable
-	)
-	switch {
-	case errors.As(err, &it):
-		return "InvalidTarget"
-	case errors.As(err, &tna):
-		return "TargetNotAllowed"
-	case errors.As(err, &ar):
-		return "AssumeRoleFailed"
-	case errors.As(err, &sb):
-		return "StartBuildFailed"
-	case errors.As(err, &bq):
-		return "BuildQuotaExceeded"
-	case errors.As(err, &bnf):
-		return "BuildNotFound"
-	case errors.As(err, &rnf):
-		return "RecordNotFound"
-	case errors.As(err, &pf):
-		return "PollFailed"
-	case errors.As(err, &ii):
-		return "InvalidInput"
-	case errors.As(err, &bu):
-		return "BucketUnusable"
-	case errors.As(err, &ru):
-		return "ResultsUnreadable"
-	case errors.As(err, &te):
-		return "TransientError"
-	}
-	return ""
-}

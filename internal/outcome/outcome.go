@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	cbtypes "github.com/aws/aws-sdk-go-v2/service/codebuild/types"
+
+	"github.com/crossbuild/crossbuild/internal/failure"
 )
 
 // Build statuses.
@@ -43,7 +45,7 @@ func IsTerminal(status string) bool {
 }
 
 // ErrorName is the Step Functions error of a failed build, e.g. "CodeBuild.FAILED".
-func ErrorName(status string) string { return "CodeBuild." + status }
+func ErrorName(status string) string { return failure.CodeBuild(status) }
 
 var buildARNRe = regexp.MustCompile(`^arn:([a-z-]+):codebuild:([a-z0-9-]+):(\d{12}):build/([A-Za-z0-9][A-Za-z0-9_-]{1,254}):([A-Za-z0-9-]{1,128})$`)
 

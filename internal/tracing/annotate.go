@@ -78,19 +78,3 @@ func Link(ctx context.Context, originID string) {
 	Annotate(ctx, KeyOriginTraceID, originID)
 	trace.SpanFromContext(ctx).SetAttributes(attribute.StringSlice("links", []string{originID}))
 }
-
-// ErrorType names err the way aws-lambda-go reports it to Step Functions: the name of
-// its Go type, without pointer or package.
-func ErrorType(err error) string {
-	if err == nil {
-		return ""
-	}
-	t := reflect.TypeOf(err)
-	if t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Name() == "" {
-		return t.String()
-	}
-	return t.Name()
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -14,6 +15,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/crossbuild/crossbuild/internal/failure"
 )
 
 const (
@@ -104,7 +107,7 @@ func Wrap[In, Out any](p *Provider, name string, h func(context.Context, In) (Ou
 				p.flush(ctx)
 				panic(r)
 			}
-			recordError(span, err, ErrorType(err))
+			recordError(span, err, errorName(err))
 			span.End()
 			p.flush(ctx)
 		}()
@@ -142,8 +145,19 @@ func Start(ctx context.Context, name string) (context.Context, trace.Span) {
 
 // End marks span failed when err is not nil and ends it.
 func End(span trace.Span, err error) {
-	recordError(span, err, ErrorType(err))
+	recordError(span, err, errorName(err))
 	span.End()
+}
+
+// errorName is the type recorded for err: its name in failure's table, the name Step
+// Functions sees; for any other error, a label for the trace view: its Go type without
+// pointer or package.
+func errorName(err error) string {
+	if name := failure.Name(err); name != "" {
+		return name
+	}
+	typ := strings.TrimLeft(fmt.Sprintf("%T", err), "*")
+	return typ[strings.LastIndex(typ, ".")+1:]
 }
 
 // recordError adds err to span as an exception with the given type. The SDK's own

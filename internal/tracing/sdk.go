@@ -80,7 +80,7 @@ func (errorCode) HandleInitialize(ctx context.Context, in middleware.InitializeI
 	if err == nil || !span.IsRecording() {
 		return out, md, err
 	}
-	typ := ErrorType(err)
+	typ := errorName(err)
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) && apiErr.ErrorCode() != "" {
 		typ = apiErr.ErrorCode()
