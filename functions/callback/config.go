@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/crossbuild/crossbuild/internal/envconfig"
+	"github.com/crossbuild/crossbuild/internal/settings"
 	"github.com/crossbuild/crossbuild/internal/target"
 )
 
@@ -18,10 +19,10 @@ type config struct {
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	r := envconfig.New(lookup)
 	c := config{
-		Table:   r.String("TABLE_NAME"),
-		Allow:   r.AllowList(false),
-		Lease:   time.Duration(r.Int("CLAIM_LEASE_SECONDS", 60, 5, 900)) * time.Second,
-		ParkTTL: time.Duration(r.Int("RECORD_TTL_HOURS", 840, 1, 24*400)) * time.Hour,
+		Table:   r.String(settings.TableName),
+		Allow:   settings.AllowList(r, false),
+		Lease:   settings.ClaimLeaseSeconds.Duration(r),
+		ParkTTL: settings.RecordTTLHours.Duration(r),
 	}
 	return c, r.Err()
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/envconfig"
+	"github.com/crossbuild/crossbuild/internal/settings"
 	"github.com/crossbuild/crossbuild/internal/target"
 )
 
@@ -22,18 +23,18 @@ type config struct {
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	r := envconfig.New(lookup)
 	c := config{
-		Table:           r.String("TABLE_NAME"),
-		ExternalID:      r.String("EXTERNAL_ID"),
-		StateMachineARN: r.String("STATE_MACHINE_ARN"),
-		Allow:           r.AllowList(true),
-		SessionDuration: time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
-		Concurrency:     r.Int("STOP_CONCURRENCY", 16, 1, 64),
+		Table:           r.String(settings.TableName),
+		ExternalID:      r.String(settings.ExternalID),
+		StateMachineARN: r.String(settings.StateMachineARN),
+		Allow:           settings.AllowList(r, true),
+		SessionDuration: settings.AssumeRoleSeconds.Duration(r),
+		Concurrency:     settings.StopConcurrency.Read(r),
 	}
 	if c.ExternalID != "" {
-		r.Check("EXTERNAL_ID", assume.Validate(c.ExternalID, c.SessionDuration))
+		r.Check(settings.ExternalID, assume.Validate(c.ExternalID, c.SessionDuration))
 	}
 	if c.StateMachineARN != "" && !strings.Contains(c.StateMachineARN, ":states:") {
-		r.Check("STATE_MACHINE_ARN", errNotStateMachine)
+		r.Check(settings.StateMachineARN, errNotStateMachine)
 	}
 	return c, r.Err()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/crossbuild/crossbuild/internal/envconfig"
 	"github.com/crossbuild/crossbuild/internal/plan"
+	"github.com/crossbuild/crossbuild/internal/settings"
 )
 
 // config is the planner's environment (docs/reference.md, "Configuration").
@@ -14,16 +15,16 @@ type config struct {
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	r := envconfig.New(lookup)
 	c := config{
-		Bucket: r.Bucket("CROSSBUILD_BUCKET"),
+		Bucket: r.Bucket(settings.Bucket),
 		Defaults: plan.Defaults{
-			MaxConcurrency:      r.Int("DEFAULT_MAX_CONCURRENCY", 10, 0, plan.MaxConcurrencyLimit),
-			HeartbeatSeconds:    r.Int("DEFAULT_HEARTBEAT_SECONDS", 3600, plan.MinHeartbeatSeconds, plan.MaxHeartbeatSeconds),
-			TimeoutSeconds:      r.Int("DEFAULT_TIMEOUT_SECONDS", 28800, plan.MinTimeoutSeconds, plan.MaxTimeoutSeconds),
-			PollIntervalSeconds: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, plan.MinPollSeconds, plan.MaxPollSeconds),
+			MaxConcurrency:      settings.DefaultMaxConcurrency.Read(r),
+			HeartbeatSeconds:    settings.DefaultHeartbeatSeconds.Read(r),
+			TimeoutSeconds:      settings.DefaultTimeoutSeconds.Read(r),
+			PollIntervalSeconds: settings.DefaultPollIntervalSeconds.Read(r),
 		},
 	}
 	if r.Err() == nil {
-		r.Check("DEFAULT_TIMEOUT_SECONDS", c.Defaults.Validate())
+		r.Check(settings.DefaultTimeoutSeconds.Name, c.Defaults.Validate())
 	}
 	return c, r.Err()
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/envconfig"
-	"github.com/crossbuild/crossbuild/internal/polling"
+	"github.com/crossbuild/crossbuild/internal/settings"
 	"github.com/crossbuild/crossbuild/internal/target"
 )
 
@@ -22,15 +22,15 @@ type config struct {
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	r := envconfig.New(lookup)
 	c := config{
-		Table:               r.String("TABLE_NAME"),
-		ExternalID:          r.String("EXTERNAL_ID"),
-		Allow:               r.AllowList(true),
-		DefaultPollInterval: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, polling.MinIntervalSeconds, polling.MaxIntervalSeconds),
-		MaxPollInterval:     r.Int("MAX_POLL_INTERVAL_SECONDS", polling.DefaultCapSeconds, polling.MinIntervalSeconds, polling.MaxIntervalSeconds),
-		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
+		Table:               r.String(settings.TableName),
+		ExternalID:          r.String(settings.ExternalID),
+		Allow:               settings.AllowList(r, true),
+		DefaultPollInterval: settings.DefaultPollIntervalSeconds.Read(r),
+		MaxPollInterval:     settings.MaxPollIntervalSeconds.Read(r),
+		SessionDuration:     settings.AssumeRoleSeconds.Duration(r),
 	}
 	if c.ExternalID != "" {
-		r.Check("EXTERNAL_ID", assume.Validate(c.ExternalID, c.SessionDuration))
+		r.Check(settings.ExternalID, assume.Validate(c.ExternalID, c.SessionDuration))
 	}
 	return c, r.Err()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/envconfig"
+	"github.com/crossbuild/crossbuild/internal/settings"
 	"github.com/crossbuild/crossbuild/internal/target"
 )
 
@@ -28,22 +29,21 @@ var errNotStateMachine = errors.New("must be a Step Functions state machine ARN"
 func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	r := envconfig.New(lookup)
 	c := config{
-		Table:           r.String("TABLE_NAME"),
-		ExternalID:      r.String("EXTERNAL_ID"),
-		StateMachineARN: r.String("STATE_MACHINE_ARN"),
-		Allow:           r.AllowList(true),
-		SessionDuration: time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
-		Lease:           time.Duration(r.Int("CLAIM_LEASE_SECONDS", 60, 5, 900)) * time.Second,
-		// Seconds rather than the deployment's minutes: the local runtime's tests shorten it.
-		After:       time.Duration(r.Int("RECONCILE_AFTER_SECONDS", 600, 1, 7*24*3600)) * time.Second,
-		Limit:       r.Int("RECONCILE_LIMIT", 1000, 1, 10000),
-		Concurrency: r.Int("RECONCILE_CONCURRENCY", 8, 1, 64),
+		Table:           r.String(settings.TableName),
+		ExternalID:      r.String(settings.ExternalID),
+		StateMachineARN: r.String(settings.StateMachineARN),
+		Allow:           settings.AllowList(r, true),
+		SessionDuration: settings.AssumeRoleSeconds.Duration(r),
+		Lease:           settings.ClaimLeaseSeconds.Duration(r),
+		After:           settings.ReconcileAfterSeconds.Duration(r),
+		Limit:           settings.ReconcileLimit.Read(r),
+		Concurrency:     settings.ReconcileConcurrency.Read(r),
 	}
 	if c.ExternalID != "" {
-		r.Check("EXTERNAL_ID", assume.Validate(c.ExternalID, c.SessionDuration))
+		r.Check(settings.ExternalID, assume.Validate(c.ExternalID, c.SessionDuration))
 	}
 	if sm := c.StateMachineARN; sm != "" && (!strings.Contains(sm, ":states:") || !strings.Contains(sm, ":stateMachine:") || strings.Contains(sm, "/")) {
-		r.Check("STATE_MACHINE_ARN", errNotStateMachine)
+		r.Check(settings.StateMachineARN, errNotStateMachine)
 	}
 	return c, r.Err()
 }

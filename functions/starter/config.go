@@ -8,6 +8,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/assume"
 	"github.com/crossbuild/crossbuild/internal/envconfig"
+	"github.com/crossbuild/crossbuild/internal/settings"
 	"github.com/crossbuild/crossbuild/internal/target"
 )
 
@@ -29,31 +30,31 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	r := envconfig.New(lookup)
 	def := target.DefaultMapping()
 	c := config{
-		Table:      r.String("TABLE_NAME"),
-		ExternalID: r.String("EXTERNAL_ID"),
-		Allow:      r.AllowList(true),
+		Table:      r.String(settings.TableName),
+		ExternalID: r.String(settings.ExternalID),
+		Allow:      settings.AllowList(r, true),
 		Mapping: target.Mapping{
-			Rename:    r.StringMap("ENV_MAPPING", def.Rename),
-			Constants: r.StringMap("CONSTANT_ENV", def.Constants),
+			Rename:    r.StringMap(settings.EnvMapping, def.Rename),
+			Constants: r.StringMap(settings.ConstantEnv, def.Constants),
 		},
-		CorrelationPrefix:   r.StringOr("CORRELATION_PREFIX", "CROSSBUILD_"),
-		DefaultPollInterval: r.Int("DEFAULT_POLL_INTERVAL_SECONDS", 20, 5, 3600),
-		RecordTTL:           time.Duration(r.Int("RECORD_TTL_HOURS", 840, 1, 24*400)) * time.Hour,
-		SessionDuration:     time.Duration(r.Int("ASSUME_ROLE_SECONDS", 900, 900, 3600)) * time.Second,
-		Lease:               time.Duration(r.Int("CLAIM_LEASE_SECONDS", 60, 5, 900)) * time.Second,
+		CorrelationPrefix:   r.StringOr(settings.CorrelationPrefix, settings.DefaultCorrelationPrefix),
+		DefaultPollInterval: settings.DefaultPollIntervalSeconds.Read(r),
+		RecordTTL:           settings.RecordTTLHours.Duration(r),
+		SessionDuration:     settings.AssumeRoleSeconds.Duration(r),
+		Lease:               settings.ClaimLeaseSeconds.Duration(r),
 	}
 	r.Check("ENV_MAPPING/CONSTANT_ENV", c.Mapping.Validate())
-	names, err := target.NewNamePolicy(r.OptionalList("ENV_NAMES_ALLOWED"), c.CorrelationPrefix)
-	r.Check("ENV_NAMES_ALLOWED", err)
+	names, err := target.NewNamePolicy(r.OptionalList(settings.EnvNamesAllowed), c.CorrelationPrefix)
+	r.Check(settings.EnvNamesAllowed, err)
 	c.Names = names
 	if err == nil {
 		r.Check("ENV_MAPPING/ENV_NAMES_ALLOWED", c.Mapping.CheckNames(names))
 	}
 	if c.ExternalID != "" {
-		r.Check("EXTERNAL_ID", assume.Validate(c.ExternalID, c.SessionDuration))
+		r.Check(settings.ExternalID, assume.Validate(c.ExternalID, c.SessionDuration))
 	}
 	if !validPrefix(c.CorrelationPrefix) {
-		r.Check("CORRELATION_PREFIX", errBadPrefix)
+		r.Check(settings.CorrelationPrefix, errBadPrefix)
 	}
 	return c, r.Err()
 }

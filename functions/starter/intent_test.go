@@ -19,8 +19,8 @@ import (
 
 	"github.com/crossbuild/crossbuild/infra/statemachine"
 	"github.com/crossbuild/crossbuild/internal/dynalitetest"
-	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/runtimetest"
+	"github.com/crossbuild/crossbuild/internal/testclock"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 )
 

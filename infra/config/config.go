@@ -14,7 +14,9 @@ import (
 	"strings"
 
 	"github.com/crossbuild/crossbuild/internal/partition"
+	"github.com/crossbuild/crossbuild/internal/plan"
 	"github.com/crossbuild/crossbuild/internal/polling"
+	"github.com/crossbuild/crossbuild/internal/settings"
 )
 
 // Context keys. Values may come from cdk.json (JSON values) or from `-c key=value` (strings;
@@ -78,29 +80,33 @@ const (
 
 // Defaults of the optional keys.
 const (
-	DefaultTargetRoleName      = "crossbuild-target-role"
-	DefaultMaxConcurrency      = 10
-	DefaultHeartbeatSeconds    = 3600
-	DefaultTimeoutSeconds      = 28800
-	DefaultPollIntervalSeconds = 20
-	DefaultMaxPollInterval     = polling.DefaultCapSeconds
-	DefaultCorrelationPrefix   = "CROSSBUILD_"
-	DefaultRecordTTLHours      = 840
-	DefaultLogLevel            = "INFO"
-	DefaultReconcileEvery      = 5  // minutes
-	DefaultReconcileAfter      = 10 // minutes
+	DefaultTargetRoleName    = "crossbuild-target-role"
+	DefaultCorrelationPrefix = settings.DefaultCorrelationPrefix
+	DefaultLogLevel          = "INFO"
+	DefaultReconcileEvery    = 5  // minutes
+	DefaultReconcileAfter    = 10 // minutes
+)
+
+// Defaults of the keys that become a function setting of the same meaning: the setting's.
+var (
+	DefaultMaxConcurrency      = settings.DefaultMaxConcurrency.Default
+	DefaultHeartbeatSeconds    = settings.DefaultHeartbeatSeconds.Default
+	DefaultTimeoutSeconds      = settings.DefaultTimeoutSeconds.Default
+	DefaultPollIntervalSeconds = settings.DefaultPollIntervalSeconds.Default
+	DefaultMaxPollInterval     = settings.MaxPollIntervalSeconds.Default
+	DefaultRecordTTLHours      = settings.RecordTTLHours.Default
 )
 
 // Bounds shared with the per-target overrides the state machine accepts (docs/reference.md).
 const (
-	MinHeartbeatSeconds    = 60
-	MaxHeartbeatSeconds    = 86400
-	MinTimeoutSeconds      = 60
-	MaxTimeoutSeconds      = 31536000
+	MinHeartbeatSeconds    = plan.MinHeartbeatSeconds
+	MaxHeartbeatSeconds    = plan.MaxHeartbeatSeconds
+	MinTimeoutSeconds      = plan.MinTimeoutSeconds
+	MaxTimeoutSeconds      = plan.MaxTimeoutSeconds
 	MinPollIntervalSeconds = polling.MinIntervalSeconds
 	MaxPollIntervalSeconds = polling.MaxIntervalSeconds
 	// MaxMaxConcurrency is a Distributed Map's limit of child executions running at once.
-	MaxMaxConcurrency = 10000
+	MaxMaxConcurrency = plan.MaxConcurrencyLimit
 	// The reconciler runs at least once a day; EventBridge's rate schedules count whole
 	// minutes. A record is looked at after a minute at the soonest (the callback completes
 	// within seconds) and at the latest after a week.

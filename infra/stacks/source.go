@@ -1,10 +1,10 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -23,6 +23,7 @@ import (
 	"github.com/crossbuild/crossbuild/infra/config"
 	"github.com/crossbuild/crossbuild/infra/statemachine"
 	"github.com/crossbuild/crossbuild/internal/assume"
+	"github.com/crossbuild/crossbuild/internal/settings"
 )
 
 // Token table layout (docs/reference.md).
@@ -42,21 +43,11 @@ const (
 	OpenIndexSortKey      = "openSince"
 )
 
-// The reconciler looks at up to reconcileLimit records a run, reconcileConcurrency at once:
-// a backlog of 10,000 lost completions is worked off within an hour at the default rate.
-const (
-	reconcileLimit       = 1000
-	reconcileConcurrency = 8
-)
-
 // CodeBuild event vocabulary.
 const (
 	CodeBuildSource    = config.CodeBuildSource
 	DetailStateChange  = config.DetailStateChange
 	DetailPhaseChange  = config.DetailPhaseChange
-	assumeRoleSeconds  = 900 // lifetime of assumed-role sessions: one invocation needs minutes at most
-	claimLeaseSeconds  = 60  // longer than the callback's timeout, so a live claim is never taken over
-	stopConcurrency    = 16  // builds the canceller handles at once, well under CodeBuild's API rates
 	maxEnvironmentSize = 4096
 	// RunsBucketOutput names the source stack output holding the runs bucket's name.
 	RunsBucketOutput = config.RunsBucketOutput
@@ -209,10 +200,23 @@ type wildcard struct{ pattern, why string }
 func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN string) error {
 	tableName := *s.Table.TableName()
 	common := map[string]string{
-		"TABLE_NAME":       tableName,
-		"ALLOWED_ACCOUNTS": strings.Join(cfg.TargetAccounts(), ","),
-		"ALLOWED_REGIONS":  strings.Join(cfg.TargetRegions(), ","),
+		settings.TableName:       tableName,
+		settings.AllowedAccounts: strings.Join(cfg.TargetAccounts(), ","),
+		settings.AllowedRegions:  strings.Join(cfg.TargetRegions(), ","),
 	}
+	// Whole-number settings are checked against the bounds the functions accept, so a
+	// deployment never hands a function a value it refuses at cold start. The settings the
+	// context does not configure get their declared defaults; the reconciler's limit and
+	// concurrency work off a backlog of 10,000 lost completions within an hour.
+	var bad []error
+	num := func(st settings.Int, v int) string {
+		out, err := st.Env(v)
+		if err != nil {
+			bad = append(bad, err)
+		}
+		return out
+	}
+	def := func(st settings.Int) string { return num(st, st.Default) }
 	// One pattern instead of the list of role ARNs: ALLOWED_ACCOUNTS already restricts the
 	// account, so it admits exactly the configured roles and keeps the environment under
 	// Lambda's 4 KB limit with many accounts. IAM (assumeTargetRoles) lists them exactly.
@@ -229,16 +233,16 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			timeout:  awscdk.Duration_Seconds(jsii.Number(60)),
 			memoryMB: 256,
 			env: merge(common, map[string]string{
-				"EXTERNAL_ID":                   cfg.ExternalID, // confused-deputy guard, not a secret
-				"ALLOWED_ROLE_ARNS":             allowedRoles,
-				"ENV_MAPPING":                   cfg.EnvMappingJSON(),
-				"CONSTANT_ENV":                  cfg.ConstantEnvJSON(),
-				"CORRELATION_PREFIX":            cfg.CorrelationPrefix,
-				"ENV_NAMES_ALLOWED":             cfg.EnvNamesAllowedList(),
-				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
-				"RECORD_TTL_HOURS":              strconv.Itoa(cfg.RecordTTLHours),
-				"ASSUME_ROLE_SECONDS":           strconv.Itoa(assumeRoleSeconds),
-				"CLAIM_LEASE_SECONDS":           strconv.Itoa(claimLeaseSeconds),
+				settings.ExternalID:                      cfg.ExternalID, // confused-deputy guard, not a secret
+				settings.AllowedRoleARNs:                 allowedRoles,
+				settings.EnvMapping:                      cfg.EnvMappingJSON(),
+				settings.ConstantEnv:                     cfg.ConstantEnvJSON(),
+				settings.CorrelationPrefix:               cfg.CorrelationPrefix,
+				settings.EnvNamesAllowed:                 cfg.EnvNamesAllowedList(),
+				settings.DefaultPollIntervalSeconds.Name: num(settings.DefaultPollIntervalSeconds, cfg.PollIntervalSeconds),
+				settings.RecordTTLHours.Name:             num(settings.RecordTTLHours, cfg.RecordTTLHours),
+				settings.AssumeRoleSeconds.Name:          def(settings.AssumeRoleSeconds),
+				settings.ClaimLeaseSeconds.Name:          def(settings.ClaimLeaseSeconds),
 			}),
 			statements: []awsiam.PolicyStatement{
 				assume,
@@ -257,8 +261,8 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			timeout:  awscdk.Duration_Seconds(jsii.Number(30)),
 			memoryMB: 256,
 			env: merge(common, map[string]string{
-				"RECORD_TTL_HOURS":    strconv.Itoa(cfg.RecordTTLHours),
-				"CLAIM_LEASE_SECONDS": strconv.Itoa(claimLeaseSeconds),
+				settings.RecordTTLHours.Name:    num(settings.RecordTTLHours, cfg.RecordTTLHours),
+				settings.ClaimLeaseSeconds.Name: def(settings.ClaimLeaseSeconds),
 			}),
 			statements: []awsiam.PolicyStatement{
 				// Look up by build ARN, park early events, claim/release/complete.
@@ -276,11 +280,11 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			timeout:  awscdk.Duration_Seconds(jsii.Number(60)),
 			memoryMB: 1024,
 			env: map[string]string{
-				"CROSSBUILD_BUCKET":             *s.Bucket.BucketName(),
-				"DEFAULT_MAX_CONCURRENCY":       strconv.Itoa(cfg.MaxConcurrency),
-				"DEFAULT_HEARTBEAT_SECONDS":     strconv.Itoa(cfg.HeartbeatSeconds),
-				"DEFAULT_TIMEOUT_SECONDS":       strconv.Itoa(cfg.TimeoutSeconds),
-				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
+				settings.Bucket:                          *s.Bucket.BucketName(),
+				settings.DefaultMaxConcurrency.Name:      num(settings.DefaultMaxConcurrency, cfg.MaxConcurrency),
+				settings.DefaultHeartbeatSeconds.Name:    num(settings.DefaultHeartbeatSeconds, cfg.HeartbeatSeconds),
+				settings.DefaultTimeoutSeconds.Name:      num(settings.DefaultTimeoutSeconds, cfg.TimeoutSeconds),
+				settings.DefaultPollIntervalSeconds.Name: num(settings.DefaultPollIntervalSeconds, cfg.PollIntervalSeconds),
 			},
 			statements: []awsiam.PolicyStatement{
 				// targetsS3Uri may name any key of the bucket: users upload their lists there.
@@ -299,7 +303,7 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			// Streams up to 10,000 results from the bucket.
 			timeout:  awscdk.Duration_Seconds(jsii.Number(120)),
 			memoryMB: 512,
-			env:      map[string]string{"CROSSBUILD_BUCKET": *s.Bucket.BucketName()},
+			env:      map[string]string{settings.Bucket: *s.Bucket.BucketName()},
 			statements: []awsiam.PolicyStatement{
 				s.listRuns(),
 				s.bucketAccess("ReadResults", []string{"s3:GetObject"}, RunsPrefix+"*"),
@@ -314,11 +318,11 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 			timeout:  awscdk.Duration_Seconds(jsii.Number(60)),
 			memoryMB: 256,
 			env: merge(common, map[string]string{
-				"EXTERNAL_ID":                   cfg.ExternalID,
-				"ALLOWED_ROLE_ARNS":             allowedRoles,
-				"ASSUME_ROLE_SECONDS":           strconv.Itoa(assumeRoleSeconds),
-				"DEFAULT_POLL_INTERVAL_SECONDS": strconv.Itoa(cfg.PollIntervalSeconds),
-				"MAX_POLL_INTERVAL_SECONDS":     strconv.Itoa(cfg.MaxPollInterval),
+				settings.ExternalID:                      cfg.ExternalID,
+				settings.AllowedRoleARNs:                 allowedRoles,
+				settings.AssumeRoleSeconds.Name:          def(settings.AssumeRoleSeconds),
+				settings.DefaultPollIntervalSeconds.Name: num(settings.DefaultPollIntervalSeconds, cfg.PollIntervalSeconds),
+				settings.MaxPollIntervalSeconds.Name:     num(settings.MaxPollIntervalSeconds, cfg.MaxPollInterval),
 			}),
 			statements: []awsiam.PolicyStatement{
 				assume,
@@ -336,11 +340,11 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 		timeout:  awscdk.Duration_Minutes(jsii.Number(5)),
 		memoryMB: 256,
 		env: merge(common, map[string]string{
-			"EXTERNAL_ID":         cfg.ExternalID,
-			"ALLOWED_ROLE_ARNS":   allowedRoles,
-			"ASSUME_ROLE_SECONDS": strconv.Itoa(assumeRoleSeconds),
-			"STATE_MACHINE_ARN":   stateMachineARN,
-			"STOP_CONCURRENCY":    strconv.Itoa(stopConcurrency),
+			settings.ExternalID:             cfg.ExternalID,
+			settings.AllowedRoleARNs:        allowedRoles,
+			settings.AssumeRoleSeconds.Name: def(settings.AssumeRoleSeconds),
+			settings.StateMachineARN:        stateMachineARN,
+			settings.StopConcurrency.Name:   def(settings.StopConcurrency),
 		}),
 		statements: []awsiam.PolicyStatement{
 			assume,
@@ -368,14 +372,14 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 		timeout:  awscdk.Duration_Minutes(jsii.Number(3)),
 		memoryMB: 256,
 		env: merge(common, map[string]string{
-			"EXTERNAL_ID":             cfg.ExternalID,
-			"ALLOWED_ROLE_ARNS":       allowedRoles,
-			"ASSUME_ROLE_SECONDS":     strconv.Itoa(assumeRoleSeconds),
-			"STATE_MACHINE_ARN":       stateMachineARN,
-			"CLAIM_LEASE_SECONDS":     strconv.Itoa(claimLeaseSeconds),
-			"RECONCILE_AFTER_SECONDS": strconv.Itoa(cfg.ReconcileAfterMinutes * 60),
-			"RECONCILE_LIMIT":         strconv.Itoa(reconcileLimit),
-			"RECONCILE_CONCURRENCY":   strconv.Itoa(reconcileConcurrency),
+			settings.ExternalID:                 cfg.ExternalID,
+			settings.AllowedRoleARNs:            allowedRoles,
+			settings.AssumeRoleSeconds.Name:     def(settings.AssumeRoleSeconds),
+			settings.StateMachineARN:            stateMachineARN,
+			settings.ClaimLeaseSeconds.Name:     def(settings.ClaimLeaseSeconds),
+			settings.ReconcileAfterSeconds.Name: num(settings.ReconcileAfterSeconds, cfg.ReconcileAfterMinutes*60),
+			settings.ReconcileLimit.Name:        def(settings.ReconcileLimit),
+			settings.ReconcileConcurrency.Name:  def(settings.ReconcileConcurrency),
 		}),
 		statements: []awsiam.PolicyStatement{
 			assume,
@@ -402,6 +406,9 @@ func (s *Source) addFunctions(cfg *config.Config, assetDir, stateMachineARN stri
 		},
 		deadLetters: s.DeadLetters,
 	})
+	if err := errors.Join(bad...); err != nil {
+		return fmt.Errorf("function settings: %w", err)
+	}
 	for _, spec := range specs {
 		spec.logLevel = cfg.LogLevel
 		fn, err := s.newFunction(spec, assetDir)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/crossbuild/crossbuild/infra/config"
+	"github.com/crossbuild/crossbuild/internal/settings"
 )
 
 // Forwarding: EventBridge's own retries towards the source bus (a regional outage of the
@@ -98,8 +99,9 @@ func newTargetRole(stack awscdk.Stack, cfg *config.Config, account string) awsia
 		RoleName:    jsii.String(cfg.TargetRoleName),
 		AssumedBy:   trust,
 		Description: jsii.String("crossbuild: assumed by the source account's starter, poller, canceller and reconciler to run and stop the configured CodeBuild projects"),
-		// Sessions live at most ASSUME_ROLE_SECONDS (15 minutes); one hour is the minimum.
-		MaxSessionDuration: awscdk.Duration_Hours(jsii.Number(1)),
+		// Covers the longest session the functions may ask for (ASSUME_ROLE_SECONDS); one
+		// hour is also IAM's minimum.
+		MaxSessionDuration: awscdk.Duration_Seconds(jsii.Number(settings.AssumeRoleSeconds.Max)),
 		InlinePolicies: &map[string]awsiam.PolicyDocument{
 			"codebuild": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
 				Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

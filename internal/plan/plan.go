@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crossbuild/crossbuild/internal/failure"
+	"github.com/crossbuild/crossbuild/internal/polling"
 )
 
 // Limits of the execution input (docs/reference.md, "Limits").
@@ -37,8 +38,8 @@ const (
 	MaxHeartbeatSeconds = 86400
 	MinTimeoutSeconds   = 60
 	MaxTimeoutSeconds   = 31536000
-	MinPollSeconds      = 5
-	MaxPollSeconds      = 3600
+	MinPollSeconds      = polling.MinIntervalSeconds
+	MaxPollSeconds      = polling.MaxIntervalSeconds
 
 	// MaxTargetBytes bounds one target's JSON. A child execution's input (target, settings,
 	// mapIndex, execution ARN) and every state of the child must stay under Step Functions'

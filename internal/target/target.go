@@ -16,6 +16,7 @@ import (
 	"github.com/crossbuild/crossbuild/internal/awsarn"
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/partition"
+	"github.com/crossbuild/crossbuild/internal/polling"
 )
 
 // Completion modes.
@@ -220,7 +221,7 @@ func (p Parser) Parse(raw []byte, index int) (Target, error) {
 		dst      *int
 		min, max int
 	}{
-		{keyPollInterval, &t.PollIntervalSeconds, 5, 3600},
+		{keyPollInterval, &t.PollIntervalSeconds, polling.MinIntervalSeconds, polling.MaxIntervalSeconds},
 		{keyHeartbeat, &t.HeartbeatSeconds, 60, 86400},
 		{keyTimeout, &t.TimeoutSeconds, 60, 31536000},
 		{keyTimeoutInMinute, &t.TimeoutInMinutes, 5, 2160},
