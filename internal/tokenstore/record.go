@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
@@ -33,164 +34,169 @@ const (
 	attrExpiresAt    = "expiresAt"
 )
 
-// marshal turns rec into a DynamoDB item. Empty strings and zero times are left out so that
-// an item never carries a meaningless attribute; in particular an empty executionArn would
-// be an invalid index key. mapIndex is written whenever it can mean something: with an
-// execution ARN, or when it is not zero.
+// item is a Record as the table stores it. The attributevalue package maps it to and from
+// attributes; what it cannot express on its own stays here: an attribute is left out when it
+// carries nothing (an empty executionArn would be an invalid index key, and the open index
+// is sparse), times are UTC, createdAt is RFC 3339 text, claimedAt counts milliseconds and
+// expiresAt seconds (DynamoDB's TTL), and envOverrides is a list, which keeps the order and,
+// unlike a string set, may be empty. Pointers mark the attributes whose zero value is still
+// written.
+type item struct {
+	BuildARN     text    `dynamodbav:"buildArn"`
+	BuildID      text    `dynamodbav:"buildId,omitempty"`
+	TaskToken    text    `dynamodbav:"taskToken,omitempty"`
+	ExecutionARN text    `dynamodbav:"executionArn,omitempty"`
+	MapIndex     *whole  `dynamodbav:"mapIndex,omitempty"`
+	Account      text    `dynamodbav:"account,omitempty"`
+	Region       text    `dynamodbav:"region,omitempty"`
+	Project      text    `dynamodbav:"project,omitempty"`
+	RoleARN      text    `dynamodbav:"roleArn,omitempty"`
+	Completion   text    `dynamodbav:"completion,omitempty"`
+	EnvOverrides *[]text `dynamodbav:"envOverrides,omitempty"`
+	TraceID      text    `dynamodbav:"traceId,omitempty"`
+	TraceParent  text    `dynamodbav:"traceParent,omitempty"`
+	CreatedAt    text    `dynamodbav:"createdAt,omitempty"`
+	State        text    `dynamodbav:"state,omitempty"`
+	ClaimedAt    *whole  `dynamodbav:"claimedAt,omitempty"`
+	ClaimOwner   text    `dynamodbav:"claimOwner,omitempty"`
+	Outcome      text    `dynamodbav:"outcome,omitempty"`
+	CompletedBy  text    `dynamodbav:"completedBy,omitempty"`
+	ExpiresAt    *whole  `dynamodbav:"expiresAt,omitempty"`
+}
+
+// text and whole are read strictly: attributevalue alone would read a number or a null into
+// a string field, or a string into a time, without complaint, and a record like that is
+// better refused than half understood.
+type (
+	text  string
+	whole int64
+)
+
+func (t *text) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	s, ok := av.(*types.AttributeValueMemberS)
+	if !ok {
+		return fmt.Errorf("want a string, got %T", av)
+	}
+	*t = text(s.Value)
+	return nil
+}
+
+func (w *whole) UnmarshalDynamoDBAttributeValue(av types.AttributeValue) error {
+	n, ok := av.(*types.AttributeValueMemberN)
+	if !ok {
+		return fmt.Errorf("want a number, got %T", av)
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return err
+	}
+	*w = whole(v)
+	return nil
+}
+
+// decoder hands each member of a string set to text on its own.
+var decoder = attributevalue.NewDecoder(func(o *attributevalue.DecoderOptions) {
+	o.FixUnmarshalIndividualSetValues = true
+})
+
+// marshal turns rec into a DynamoDB item. mapIndex is written whenever it can mean
+// something: with an execution ARN, or when it is not zero.
 func marshal(rec Record) map[string]types.AttributeValue {
-	item := map[string]types.AttributeValue{
-		attrBuildARN: str(rec.BuildARN),
+	it := item{
+		BuildARN: text(rec.BuildARN), BuildID: text(rec.BuildID), TaskToken: text(rec.TaskToken),
+		ExecutionARN: text(rec.ExecutionARN), Account: text(rec.Account), Region: text(rec.Region),
+		Project: text(rec.Project), RoleARN: text(rec.RoleARN), Completion: text(rec.Completion),
+		TraceID: text(rec.TraceID), TraceParent: text(rec.TraceParent), State: text(rec.State),
+		ClaimOwner: text(rec.ClaimOwner), Outcome: text(rec.Outcome), CompletedBy: text(rec.CompletedBy),
 	}
-	putStr := func(name, v string) {
-		if v != "" {
-			item[name] = str(v)
-		}
-	}
-	putStr(attrBuildID, rec.BuildID)
-	putStr(attrTaskToken, rec.TaskToken)
-	putStr(attrExecutionARN, rec.ExecutionARN)
 	if rec.ExecutionARN != "" || rec.MapIndex != 0 {
-		item[attrMapIndex] = num(int64(rec.MapIndex))
+		it.MapIndex = ptr(whole(rec.MapIndex))
 	}
-	putStr(attrAccount, rec.Account)
-	putStr(attrRegion, rec.Region)
-	putStr(attrProject, rec.Project)
-	putStr(attrRoleARN, rec.RoleARN)
-	putStr(attrCompletion, rec.Completion)
 	if rec.EnvOverrides != nil {
-		// A list keeps the order and, unlike a string set, may be empty.
-		names := make([]types.AttributeValue, len(rec.EnvOverrides))
+		names := make([]text, len(rec.EnvOverrides))
 		for i, n := range rec.EnvOverrides {
-			names[i] = str(n)
+			names[i] = text(n)
 		}
-		item[attrEnvOverrides] = &types.AttributeValueMemberL{Value: names}
+		it.EnvOverrides = &names
 	}
-	putStr(attrTraceID, rec.TraceID)
-	putStr(attrTraceParent, rec.TraceParent)
 	if !rec.CreatedAt.IsZero() {
-		item[attrCreatedAt] = str(rec.CreatedAt.UTC().Format(time.RFC3339Nano))
+		it.CreatedAt = text(rec.CreatedAt.UTC().Format(time.RFC3339Nano))
 	}
-	putStr(attrState, string(rec.State))
 	if !rec.ClaimedAt.IsZero() {
-		item[attrClaimedAt] = num(rec.ClaimedAt.UnixMilli())
+		it.ClaimedAt = ptr(whole(rec.ClaimedAt.UnixMilli()))
 	}
-	putStr(attrClaimOwner, rec.ClaimOwner)
-	putStr(attrOutcome, rec.Outcome)
-	putStr(attrCompletedBy, rec.CompletedBy)
 	if !rec.ExpiresAt.IsZero() {
-		item[attrExpiresAt] = num(rec.ExpiresAt.Unix())
+		it.ExpiresAt = ptr(whole(rec.ExpiresAt.Unix()))
 	}
-	return item
+	av, err := attributevalue.MarshalMap(it)
+	if err != nil {
+		// Every field is a string, a whole number or a list of strings: encoding cannot fail.
+		panic(fmt.Sprintf("encode token record %s: %v", rec.BuildARN, err))
+	}
+	return av
 }
 
 // unmarshal reads an item written by marshal. An attribute of an unexpected type is an
 // error rather than a silently empty field.
-func unmarshal(item map[string]types.AttributeValue) (Record, error) {
-	var rec Record
-	var err error
-	getStr := func(name string, dst *string) {
-		if err != nil {
-			return
+func unmarshal(av map[string]types.AttributeValue) (Record, error) {
+	for name, v := range av {
+		// marshal never writes a null; pointers would read one as an absent attribute.
+		if _, null := v.(*types.AttributeValueMemberNULL); null || v == nil {
+			return Record{}, fmt.Errorf("token record %s: attribute %s: want a value, got null", buildARNOf(av), name)
 		}
-		av, ok := item[name]
-		if !ok {
-			return
-		}
-		s, ok := av.(*types.AttributeValueMemberS)
-		if !ok {
-			err = fmt.Errorf("attribute %s: want a string, got %T", name, av)
-			return
-		}
-		*dst = s.Value
 	}
-	getInt := func(name string) (int64, bool) {
-		if err != nil {
-			return 0, false
-		}
-		av, ok := item[name]
-		if !ok {
-			return 0, false
-		}
-		n, ok := av.(*types.AttributeValueMemberN)
-		if !ok {
-			err = fmt.Errorf("attribute %s: want a number, got %T", name, av)
-			return 0, false
-		}
-		v, perr := strconv.ParseInt(n.Value, 10, 64)
-		if perr != nil {
-			err = fmt.Errorf("attribute %s: %w", name, perr)
-			return 0, false
-		}
-		return v, true
+	var it item
+	if err := decoder.Decode(&types.AttributeValueMemberM{Value: av}, &it); err != nil {
+		return Record{}, fmt.Errorf("token record %s: %w", buildARNOf(av), err)
 	}
-
-	getStr(attrBuildARN, &rec.BuildARN)
-	getStr(attrBuildID, &rec.BuildID)
-	getStr(attrTaskToken, &rec.TaskToken)
-	getStr(attrExecutionARN, &rec.ExecutionARN)
-	if v, ok := getInt(attrMapIndex); ok {
+	rec := Record{
+		BuildARN: string(it.BuildARN), BuildID: string(it.BuildID), TaskToken: string(it.TaskToken),
+		ExecutionARN: string(it.ExecutionARN), Account: string(it.Account), Region: string(it.Region),
+		Project: string(it.Project), RoleARN: string(it.RoleARN), Completion: string(it.Completion),
+		TraceID: string(it.TraceID), TraceParent: string(it.TraceParent), State: State(it.State),
+		ClaimOwner: string(it.ClaimOwner), Outcome: string(it.Outcome), CompletedBy: string(it.CompletedBy),
+	}
+	fail := func(attr string, err error) (Record, error) {
+		return Record{}, fmt.Errorf("token record %s: attribute %s: %w", rec.BuildARN, attr, err)
+	}
+	if it.MapIndex != nil {
 		// Map indexes are small; the bound keeps the int conversion safe on every platform.
-		if v < math.MinInt32 || v > math.MaxInt32 {
-			err = fmt.Errorf("attribute %s: %d is out of range", attrMapIndex, v)
+		if *it.MapIndex < math.MinInt32 || *it.MapIndex > math.MaxInt32 {
+			return fail(attrMapIndex, fmt.Errorf("%d is out of range", *it.MapIndex))
 		}
-		rec.MapIndex = int(v)
+		rec.MapIndex = int(*it.MapIndex)
 	}
-	getStr(attrAccount, &rec.Account)
-	getStr(attrRegion, &rec.Region)
-	getStr(attrProject, &rec.Project)
-	getStr(attrRoleARN, &rec.RoleARN)
-	getStr(attrCompletion, &rec.Completion)
-	if av, ok := item[attrEnvOverrides]; ok && err == nil {
-		rec.EnvOverrides, err = stringList(av)
+	if it.EnvOverrides != nil {
+		rec.EnvOverrides = make([]string, len(*it.EnvOverrides))
+		for i, n := range *it.EnvOverrides {
+			rec.EnvOverrides[i] = string(n)
+		}
 	}
-	getStr(attrTraceID, &rec.TraceID)
-	getStr(attrTraceParent, &rec.TraceParent)
-	var created string
-	getStr(attrCreatedAt, &created)
-	if created != "" && err == nil {
-		t, perr := time.Parse(time.RFC3339Nano, created)
-		if perr != nil {
-			err = fmt.Errorf("attribute %s: %w", attrCreatedAt, perr)
+	if it.CreatedAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, string(it.CreatedAt))
+		if err != nil {
+			return fail(attrCreatedAt, err)
 		}
 		rec.CreatedAt = t.UTC()
 	}
-	var state string
-	getStr(attrState, &state)
-	rec.State = State(state)
-	if v, ok := getInt(attrClaimedAt); ok {
-		rec.ClaimedAt = time.UnixMilli(v).UTC()
+	if it.ClaimedAt != nil {
+		rec.ClaimedAt = time.UnixMilli(int64(*it.ClaimedAt)).UTC()
 	}
-	getStr(attrClaimOwner, &rec.ClaimOwner)
-	getStr(attrOutcome, &rec.Outcome)
-	getStr(attrCompletedBy, &rec.CompletedBy)
-	if v, ok := getInt(attrExpiresAt); ok {
-		rec.ExpiresAt = time.Unix(v, 0).UTC()
-	}
-	if err != nil {
-		return Record{}, fmt.Errorf("token record %s: %w", rec.BuildARN, err)
+	if it.ExpiresAt != nil {
+		rec.ExpiresAt = time.Unix(int64(*it.ExpiresAt), 0).UTC()
 	}
 	return rec, nil
 }
 
-func stringList(av types.AttributeValue) ([]string, error) {
-	switch v := av.(type) {
-	case *types.AttributeValueMemberL:
-		out := make([]string, len(v.Value))
-		for i, e := range v.Value {
-			s, ok := e.(*types.AttributeValueMemberS)
-			if !ok {
-				return nil, fmt.Errorf("attribute %s[%d]: want a string, got %T", attrEnvOverrides, i, e)
-			}
-			out[i] = s.Value
-		}
-		return out, nil
-	case *types.AttributeValueMemberSS:
-		// Accepted for items written by hand; a set has no order.
-		return append([]string{}, v.Value...), nil
-	default:
-		return nil, fmt.Errorf("attribute %s: want a list, got %T", attrEnvOverrides, av)
+// buildARNOf names an item in an error, when it has a readable key.
+func buildARNOf(av map[string]types.AttributeValue) string {
+	if s, ok := av[attrBuildARN].(*types.AttributeValueMemberS); ok {
+		return s.Value
 	}
+	return "(no buildArn)"
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 

@@ -162,6 +162,9 @@ func TestUnmarshalRejectsMalformedItems(t *testing.T) {
 		{"env overrides not a list", "envOverrides", s("A,B")},
 		{"env override not a string", "envOverrides", &types.AttributeValueMemberL{Value: []types.AttributeValue{n("1")}}},
 		{"nil attribute value", "region", nil},
+		{"createdAt not a string", "createdAt", n("1795680000")},
+		{"expiresAt null", "expiresAt", &types.AttributeValueMemberNULL{Value: true}},
+		{"env override set member not a string", "envOverrides", &types.AttributeValueMemberNS{Value: []string{"1"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
