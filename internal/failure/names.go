@@ -74,9 +74,9 @@ const (
 type Entry struct {
 	Name   string
 	Origin Origin
-	// CatchAll marks a name the definition leaves, on purpose, to its States.ALL catchers
-	// (the target fails after its build is stopped); every other name appears in a Retry or
-	// Catch rule of the definition.
+	// CatchAll marks a name the definition does not name, on purpose: inside a target its
+	// States.ALL catcher takes it (the target fails after its build is stopped), outside one
+	// it fails the execution. Every other name appears in a Retry, Catch or Fail state.
 	CatchAll bool
 	// Zero is a value of the failure type, for FromFunction names.
 	Zero error
