@@ -59,10 +59,10 @@ func loadConfig(lookup func(string) (string, bool)) (config, error) {
 	return c, r.Err()
 }
 
-var prefixRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+var prefixRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) // at most 64 characters, checked apart
 
 var errBadPrefix = errors.New("must be letters, digits and _ (not starting with a digit, at most 64) and must not start with CODEBUILD_")
 
 func validPrefix(p string) bool {
-	return prefixRe.MatchString(p) && !strings.HasPrefix(p, "CODEBUILD_")
+	return len(p) <= 64 && prefixRe.MatchString(p) && !strings.HasPrefix(p, "CODEBUILD_")
 }

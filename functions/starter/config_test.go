@@ -64,3 +64,16 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestCorrelationPrefixLength(t *testing.T) {
+	for p, want := range map[string]bool{
+		"X" + strings.Repeat("_", 63): true,
+		"X" + strings.Repeat("_", 64): false,
+		"CODEBUILD_X":                 false,
+		"1X":                          false,
+	} {
+		if got := validPrefix(p); got != want {
+			t.Errorf("validPrefix(%d characters %.12q…) = %v, want %v", len(p), p, got, want)
+		}
+	}
+}

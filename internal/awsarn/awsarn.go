@@ -14,7 +14,7 @@ import (
 
 var (
 	accountRe  = regexp.MustCompile(`^[0-9]{12}$`)
-	roleNameRe = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	roleNameRe = regexp.MustCompile(`^[\w+=,.@-]+$`) // at most 64 characters, checked apart
 	// rolePathRe is "/" or "/…/" of printable ASCII.
 	rolePathRe = regexp.MustCompile(`^/(?:[\x21-\x7e]*/)?$`)
 )
@@ -55,7 +55,7 @@ func ParseRole(s string) (Role, error) {
 	if len(r.Path) > maxRolePath {
 		return Role{}, fmt.Errorf("role ARN %q: the path is longer than %d characters", s, maxRolePath)
 	}
-	if !rolePathRe.MatchString(r.Path) || !roleNameRe.MatchString(r.Name) {
+	if !rolePathRe.MatchString(r.Path) || len(r.Name) > 64 || !roleNameRe.MatchString(r.Name) {
 		return Role{}, fmt.Errorf("role ARN %q: the path or name breaks IAM's rules", s)
 	}
 	return r, nil

@@ -23,6 +23,8 @@ func TestParseRole(t *testing.T) {
 		{"arn:aws-xx:iam::123456789012:role/name", Role{}, false},
 		{"arn:aws:iam::123456789012:role/" + string(make([]byte, 65)), Role{}, false},
 		{"role/name", Role{}, false},
+		{"arn:aws:iam::123456789012:role/" + strings.Repeat("n", 64), Role{"aws", "123456789012", "/", strings.Repeat("n", 64)}, true},
+		{"arn:aws:iam::123456789012:role/" + strings.Repeat("n", 65), Role{}, false},
 		{"arn:aws:iam::123456789012:role/" + strings.Repeat("p", 511) + "/n", Role{}, false},
 	}
 	for _, c := range cases {

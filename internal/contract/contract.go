@@ -64,11 +64,14 @@ type PollerResponse struct {
 // executionARNRe matches execution ARNs, those of a Distributed Map's child executions
 // included: execution:<state machine>/<map run label>:<id>. A label is at most 40
 // characters (Step Functions developer guide, "Label (Map)").
-var executionARNRe = regexp.MustCompile(`^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:execution:[\w.-]{1,80}(/[^/:\s]{1,40})?:[^:\s]{1,80}$`)
+var executionARNRe = regexp.MustCompile(`^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:execution:([\w.-]+)(/[^/:\s]+)?:([^:\s]+)$`)
 
 // ValidExecutionARN reports whether s is a Step Functions execution ARN, a parent's or a
 // Map Run child's.
-func ValidExecutionARN(s string) bool { return executionARNRe.MatchString(s) }
+func ValidExecutionARN(s string) bool {
+	m := executionARNRe.FindStringSubmatch(s)
+	return m != nil && len(m[1]) <= 80 && len(m[2]) <= 41 && len(m[3]) <= 80
+}
 
 // Decode decodes a payload strictly (unknown fields are refused) into v. Errors are
 // *failure.InvalidTarget naming the payload, so a broken state machine definition shows up

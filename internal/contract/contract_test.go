@@ -34,12 +34,15 @@ func TestDecode(t *testing.T) {
 
 func TestValidators(t *testing.T) {
 	for arn, want := range map[string]bool{
-		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/targets:0b5e8d4c-8a4b-4c1e-9b1d-2f0b6f4c6a11": true,
-		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/" + strings.Repeat("l", 40) + ":id":           true,
-		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/" + strings.Repeat("l", 41) + ":id":           false,
-		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/a/b:id":                                       false,
-		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/:id":                                          false,
-		"arn:aws:states:eu-west-1:111111111111:mapRun:crossbuild/targets:id":                                      false,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/targets:0b5e8d4c-8a4b-4c1e-9b1d-2f0b6f4c6a11":    true,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/" + strings.Repeat("l", 40) + ":id":              true,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/" + strings.Repeat("l", 41) + ":id":              false,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/a/b:id":                                          false,
+		"arn:aws:states:eu-west-1:111111111111:execution:" + strings.Repeat("s", 80) + ":" + strings.Repeat("n", 80): true,
+		"arn:aws:states:eu-west-1:111111111111:execution:" + strings.Repeat("s", 81) + ":n":                          false,
+		"arn:aws:states:eu-west-1:111111111111:execution:s:" + strings.Repeat("n", 81):                               false,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/:id":                                             false,
+		"arn:aws:states:eu-west-1:111111111111:mapRun:crossbuild/targets:id":                                         false,
 	} {
 		if got := ValidExecutionARN(arn); got != want {
 			t.Errorf("ValidExecutionARN(%q) = %v, want %v", arn, got, want)

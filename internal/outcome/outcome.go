@@ -47,7 +47,7 @@ func IsTerminal(status string) bool {
 // ErrorName is the Step Functions error of a failed build, e.g. "CodeBuild.FAILED".
 func ErrorName(status string) string { return failure.CodeBuild(status) }
 
-var buildARNRe = regexp.MustCompile(`^arn:([a-z-]+):codebuild:([a-z0-9-]+):(\d{12}):build/([A-Za-z0-9][A-Za-z0-9_-]{1,254}):([A-Za-z0-9-]{1,128})$`)
+var buildARNRe = regexp.MustCompile(`^arn:([a-z-]+):codebuild:([a-z0-9-]+):(\d{12}):build/([A-Za-z0-9][A-Za-z0-9_-]+):([A-Za-z0-9-]+)$`)
 
 // ARN is a parsed CodeBuild build ARN.
 type ARN struct {
@@ -57,7 +57,7 @@ type ARN struct {
 // ParseBuildARN parses arn:<partition>:codebuild:<region>:<account>:build/<project>:<uuid>.
 func ParseBuildARN(s string) (ARN, error) {
 	m := buildARNRe.FindStringSubmatch(s)
-	if m == nil {
+	if m == nil || len(m[4]) > 255 || len(m[5]) > 128 {
 		return ARN{}, fmt.Errorf("%q is not a CodeBuild build ARN", s)
 	}
 	return ARN{Partition: m[1], Region: m[2], Account: m[3], Project: m[4], BuildID: m[4] + ":" + m[5]}, nil

@@ -3,6 +3,7 @@ package outcome
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,6 +161,10 @@ func TestParseBuildARN(t *testing.T) {
 		{"arn:aws:codebuild:eu-west-1:2222:build/p1:abc", false},
 		{"arn:aws:codebuild:eu-west-1:222222222222:build/p1", false},
 		{"", false},
+		// CodeBuild's limits: project names of 2-255 characters, build ids up to 128.
+		{"arn:aws:codebuild:eu-west-1:222222222222:build/" + strings.Repeat("p", 255) + ":" + strings.Repeat("a", 128), true},
+		{"arn:aws:codebuild:eu-west-1:222222222222:build/" + strings.Repeat("p", 256) + ":abc", false},
+		{"arn:aws:codebuild:eu-west-1:222222222222:build/p1:" + strings.Repeat("a", 129), false},
 	}
 	for _, tc := range cases {
 		a, err := ParseBuildARN(tc.in)

@@ -27,7 +27,7 @@ type EventBridge interface {
 }
 
 // nameRE is the pattern of a replay's name (StartReplay, ReplayName).
-var nameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]{1,64}$`)
+var nameRE = regexp.MustCompile(`^[.\-_A-Za-z0-9]+$`) // at most 64 characters, checked apart
 
 // Request is one replay.
 type Request struct {
@@ -58,7 +58,7 @@ func Start(ctx context.Context, eb EventBridge, req Request, now time.Time) (Rep
 		req.Name = fmt.Sprintf("crossbuild-%d", now.Unix())
 	}
 	switch {
-	case !nameRE.MatchString(req.Name):
+	case len(req.Name) > 64 || !nameRE.MatchString(req.Name):
 		return Replay{}, &UsageError{Reason: fmt.Sprintf("replay name %q", req.Name), Hint: "use 1 to 64 of A-Z a-z 0-9 . _ -"}
 	case req.From.IsZero() || req.To.IsZero() || !req.From.Before(req.To):
 		return Replay{}, &UsageError{Reason: "the window is empty", Hint: "give --from before --to (RFC 3339 times, or durations ago such as 2h)"}

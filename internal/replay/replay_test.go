@@ -74,6 +74,10 @@ func TestStart(t *testing.T) {
 			wantErr: "the window is empty"},
 		{name: "a bad name", eb: &fakeEB{archives: []string{"a"}}, req: Request{BusARN: busARN, From: from, To: to, Name: "a name"},
 			wantErr: `replay name "a name"`},
+		{name: "a name of 64 characters", eb: &fakeEB{archives: []string{"a"}}, req: Request{BusARN: busARN, From: from, To: to, Name: strings.Repeat("n", 64)},
+			wantArchive: "arn:aws:events:eu-west-1:111111111111:archive/a", wantTo: to},
+		{name: "a name of 65 characters", eb: &fakeEB{archives: []string{"a"}}, req: Request{BusARN: busARN, From: from, To: to, Name: strings.Repeat("n", 65)},
+			wantErr: `replay name "` + strings.Repeat("n", 65) + `"`},
 		{name: "refused", eb: &fakeEB{archives: []string{"a"}, err: errors.New("LimitExceededException")}, req: Request{BusARN: busARN, From: from, To: to},
 			wantErr: "start replay crossbuild-1795687200 from arn:aws:events:eu-west-1:111111111111:archive/a: LimitExceededException"},
 	} {

@@ -65,7 +65,7 @@ var reserved = map[string]bool{
 
 var (
 	regionRe  = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$`)
-	projectRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$`)
+	projectRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]+$`) // 2-255 characters; the length is checked apart
 	envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	accountRe = regexp.MustCompile(`^\d{12}$`)
 )
@@ -204,7 +204,7 @@ func (p Parser) Parse(raw []byte, index int) (Target, error) {
 	if t.Project, err = requiredString(fields, keyProject); err != nil {
 		return Target{}, bad(keyProject, "%v", err)
 	}
-	if !projectRe.MatchString(t.Project) {
+	if len(t.Project) > 255 || !projectRe.MatchString(t.Project) {
 		return Target{}, bad(keyProject, "must be 2-255 characters of A-Z a-z 0-9 _ - starting with a letter or digit")
 	}
 

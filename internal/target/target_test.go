@@ -3,6 +3,7 @@ package target
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -107,6 +108,16 @@ func TestParseLimits(t *testing.T) {
 		{"value too long", base + `,"A":"` + big + `"}`, "A"},
 		{"too many variables", base + "," + strings.Join(many, ",") + "}", "environmentVariables"},
 		{"total too large", base + "," + strings.Join(total, ",") + "}", "environmentVariables"},
+	}
+	for _, n := range []int{2, 255} {
+		raw := `{"arn":"arn:aws:iam::222222222222:role/r","region":"eu-west-1","codeBuildProject":"` + strings.Repeat("p", n) + `"}`
+		if _, err := testParser().Parse([]byte(raw), 0); err != nil {
+			t.Errorf("a project name of %d characters: %v", n, err)
+		}
+	}
+	for _, p := range []string{"p", strings.Repeat("p", 256)} {
+		cases = append(cases, struct{ name, raw, field string }{fmt.Sprintf("project name of %d characters", len(p)),
+			`{"arn":"arn:aws:iam::222222222222:role/r","region":"eu-west-1","codeBuildProject":"` + p + `"}`, "codeBuildProject"})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
