@@ -23,6 +23,7 @@ import (
 
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/polling"
+	"github.com/crossbuild/crossbuild/internal/target"
 )
 
 // Limits of the execution input (docs/reference.md, "Limits").
@@ -34,10 +35,10 @@ const (
 	// MaxFailureTolerance keeps ToleratedFailureCount a 32-bit integer.
 	MaxFailureTolerance = math.MaxInt32
 
-	MinHeartbeatSeconds = 60
-	MaxHeartbeatSeconds = 86400
-	MinTimeoutSeconds   = 60
-	MaxTimeoutSeconds   = 31536000
+	MinHeartbeatSeconds = target.MinHeartbeatSeconds
+	MaxHeartbeatSeconds = target.MaxHeartbeatSeconds
+	MinTimeoutSeconds   = target.MinTimeoutSeconds
+	MaxTimeoutSeconds   = target.MaxTimeoutSeconds
 	MinPollSeconds      = polling.MinIntervalSeconds
 	MaxPollSeconds      = polling.MaxIntervalSeconds
 

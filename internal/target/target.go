@@ -19,6 +19,17 @@ import (
 	"github.com/crossbuild/crossbuild/internal/polling"
 )
 
+// Bounds of a target's waits: Step Functions' HeartbeatSeconds and TimeoutSeconds (an
+// execution lasts at most a year) and CodeBuild's build timeout in minutes.
+const (
+	MinHeartbeatSeconds    = 60
+	MaxHeartbeatSeconds    = 86400
+	MinTimeoutSeconds      = 60
+	MaxTimeoutSeconds      = 31536000
+	MinBuildTimeoutMinutes = 5
+	MaxBuildTimeoutMinutes = 2160
+)
+
 // Completion modes.
 const (
 	CompletionEvent = "event"
@@ -222,9 +233,9 @@ func (p Parser) Parse(raw []byte, index int) (Target, error) {
 		min, max int
 	}{
 		{keyPollInterval, &t.PollIntervalSeconds, polling.MinIntervalSeconds, polling.MaxIntervalSeconds},
-		{keyHeartbeat, &t.HeartbeatSeconds, 60, 86400},
-		{keyTimeout, &t.TimeoutSeconds, 60, 31536000},
-		{keyTimeoutInMinute, &t.TimeoutInMinutes, 5, 2160},
+		{keyHeartbeat, &t.HeartbeatSeconds, MinHeartbeatSeconds, MaxHeartbeatSeconds},
+		{keyTimeout, &t.TimeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds},
+		{keyTimeoutInMinute, &t.TimeoutInMinutes, MinBuildTimeoutMinutes, MaxBuildTimeoutMinutes},
 	}
 	for _, f := range ints {
 		v, ok := fields[f.key]

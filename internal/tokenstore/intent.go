@@ -289,18 +289,11 @@ func (s *Store) GetIntent(ctx context.Context, executionARN string, mapIndex int
 }
 
 func (s *Store) getIntent(ctx context.Context, k string) (Intent, bool, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(k),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
+	item, err := s.getItem(ctx, k)
+	if err != nil || item == nil {
 		return Intent{}, false, err
 	}
-	if len(out.Item) == 0 {
-		return Intent{}, false, nil
-	}
-	in, err := unmarshalIntent(out.Item)
+	in, err := unmarshalIntent(item)
 	return in, err == nil, err
 }
 

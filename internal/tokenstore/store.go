@@ -555,20 +555,26 @@ func (s *Store) RefreshToken(ctx context.Context, buildARN, executionARN string,
 	return rec, nil
 }
 
-// get reads one item with a consistent read.
-func (s *Store) get(ctx context.Context, buildARN string) (Record, bool, error) {
+// getItem reads one item with a consistent read; nil when there is none.
+func (s *Store) getItem(ctx context.Context, k string) (map[string]types.AttributeValue, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            key(buildARN),
+		Key:            key(k),
 		ConsistentRead: aws.Bool(true),
 	})
-	if err != nil {
+	if err != nil || len(out.Item) == 0 {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+// get reads one record with a consistent read.
+func (s *Store) get(ctx context.Context, buildARN string) (Record, bool, error) {
+	item, err := s.getItem(ctx, buildARN)
+	if err != nil || item == nil {
 		return Record{}, false, err
 	}
-	if len(out.Item) == 0 {
-		return Record{}, false, nil
-	}
-	rec, err := unmarshal(out.Item)
+	rec, err := unmarshal(item)
 	if err != nil {
 		return Record{}, false, err
 	}
