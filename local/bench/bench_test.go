@@ -105,3 +105,26 @@ func TestOriginalDefinition(t *testing.T) {
 		t.Errorf("the model does not parse: %v", err)
 	}
 }
+
+// TestDayLongPollCarriesEvents: a day-long poll-mode target still has its build's events
+// forwarded (the target rule does not know the mode), so its cost includes them.
+func TestDayLongPollCarriesEvents(t *testing.T) {
+	r := Report{Matrix: Matrix{Lengths: []int{1, 10, 60}, Targets: []int{100}}}
+	for i, l := range r.Matrix.Lengths {
+		polls := []float64{2, 5, 9}[i]
+		r.Cells = append(r.Cells, Cell{Mode: Poll, Length: l, Targets: 100,
+			PollsPerTarget: Spread{Median: polls}, TransPerTarget: Spread{Median: 3 * polls}, EventsPerTarget: Spread{Median: 9 * polls},
+			InvocationsPerTarget: Spread{Median: 13 + polls}, GBsPerTarget: Spread{Median: 0.1}, BuildEventsPT: Spread{Median: 12},
+			WritesPT: Spread{Median: 4}, ReadsPT: Spread{Median: 13 + polls}})
+	}
+	d, ok := r.DayLongPoint(Poll)
+	if !ok {
+		t.Fatal("no 24-hour point for poll mode")
+	}
+	if d.Polls != 101 || math.Abs(d.Figures.CrossAccountEvents-12) > 1e-9 || math.Abs(d.Transitions-303) > 1e-9 {
+		t.Errorf("24-hour poll point: %v polls, %v events forwarded, %v transitions; want 101, 12, 303", d.Polls, d.Figures.CrossAccountEvents, d.Transitions)
+	}
+	if c := CostPer1000(d.Figures); c.EventBridge <= 0 {
+		t.Errorf("24-hour poll cost leaves out EventBridge: %+v", c)
+	}
+}

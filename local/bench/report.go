@@ -212,8 +212,10 @@ func (r Report) DayLongPoint(mode Mode) (DayLong, bool) {
 		Transitions: d.Transitions,
 		Invocations: fit(func(c Cell) float64 { return c.InvocationsPerTarget.Median }),
 		GBSeconds:   fit(func(c Cell) float64 { return c.GBsPerTarget.Median }),
-		DDBWrites:   fit(func(c Cell) float64 { return zeroNaN(c.WritesPT.Median) }),
-		DDBReads:    fit(func(c Cell) float64 { return zeroNaN(c.ReadsPT.Median) }),
+		// CodeBuild's events are forwarded whatever completes the task.
+		CrossAccountEvents: fit(func(c Cell) float64 { return c.BuildEventsPT.Median }),
+		DDBWrites:          fit(func(c Cell) float64 { return zeroNaN(c.WritesPT.Median) }),
+		DDBReads:           fit(func(c Cell) float64 { return zeroNaN(c.ReadsPT.Median) }),
 	}
 	d.MaxTargets = MaxTargets
 	if mode == Original {
