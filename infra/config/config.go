@@ -209,7 +209,7 @@ func Load(get Getter) (*Config, error) {
 		EnvMapping:            p.envMap(KeyEnvMapping, DefaultEnvMapping(), true),
 		ConstantEnv:           p.envMap(KeyConstantEnv, DefaultConstantEnv(), false),
 		CorrelationPrefix:     p.optionalMatchDefault(KeyCorrelationPrefix, envPrefixPattern, "an environment variable name prefix ([A-Za-z_][A-Za-z0-9_]*, up to 64 characters)", DefaultCorrelationPrefix),
-		RecordTTLHours:        p.integer(KeyRecordTTLHours, DefaultRecordTTLHours, 1, 24*366),
+		RecordTTLHours:        p.integer(KeyRecordTTLHours, DefaultRecordTTLHours, settings.RecordTTLHours.Min, settings.RecordTTLHours.Max),
 		LogLevel:              p.logLevel(KeyLogLevel),
 		AlarmTopicARN:         p.optionalMatch(KeyAlarmTopicARN, snsARNPattern, "an SNS topic ARN"),
 		ReconcileEveryMinutes: p.integer(KeyReconcileEveryMinutes, DefaultReconcileEvery, MinReconcileEvery, MaxReconcileEvery),

@@ -48,8 +48,8 @@ func (s Int) Env(v int) (string, error) {
 
 // Whole-number settings.
 var (
-	RecordTTLHours = Int{Name: "RECORD_TTL_HOURS", Default: 840, Min: 1, Max: 24 * 400, Unit: time.Hour,
-		Doc: "how long a token record is kept; must exceed the longest task timeout"}
+	RecordTTLHours = Int{Name: "RECORD_TTL_HOURS", Default: 840, Min: 1, Max: 24 * 366, Unit: time.Hour,
+		Doc: "how long a token record is kept; must exceed the longest task timeout (an execution lasts at most a year)"}
 	DefaultPollIntervalSeconds = Int{Name: "DEFAULT_POLL_INTERVAL_SECONDS", Default: 20,
 		Min: polling.MinIntervalSeconds, Max: polling.MaxIntervalSeconds,
 		Doc: "poll interval when the target gives none"}
