@@ -319,12 +319,16 @@ func (d *dynamoFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (d *dynamoFaults) kill(w http.ResponseWriter, r *http.Request, rule KillRule, fn, op, item string) bool {
 	client, _ := net.ResolveTCPAddr("tcp", r.RemoteAddr)
 	server, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	pid, err := killPeer(client, server)
+	pid, err := killPeer(client, server, func(pid int) {
+		d.in.injected(rule.Name, "function", fn, "operation", op, "item", item, "pid", pid, "afterWrite", rule.After)
+	})
 	if err != nil {
+		if pid != 0 { // counted as injected, but the signal failed
+			d.in.retract(rule.Name)
+		}
 		d.in.missed(rule.Name, "function", fn, "operation", op, "item", item, "error", err.Error())
 		return false
 	}
-	d.in.injected(rule.Name, "function", fn, "operation", op, "item", item, "pid", pid, "afterWrite", rule.After)
 	dropConnection(w)
 	return true
 }

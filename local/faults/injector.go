@@ -205,6 +205,13 @@ func (in *Injector) injected(rule string, args ...any) {
 	in.log.Info("fault injected", append([]any{"rule", rule}, args...)...)
 }
 
+// retract takes back a fault counted as injected that did not happen.
+func (in *Injector) retract(rule string) {
+	in.mu.Lock()
+	in.count(rule).Injected--
+	in.mu.Unlock()
+}
+
 func (in *Injector) missed(rule string, args ...any) {
 	in.mu.Lock()
 	in.count(rule).Missed++

@@ -21,8 +21,10 @@ const maxDepth = 64
 // killPeer kills, with SIGKILL, the process of this machine that holds the client end of a
 // connection to this process's server: the socket whose local address is client and whose
 // remote address is server. Only a descendant of this process is killed: the world started
-// every function process, and nothing else may be touched.
-func killPeer(client *net.TCPAddr, server net.Addr) (int, error) {
+// every function process, and nothing else may be touched. found is called with the
+// process just before the signal, so that the kill is on record before anyone can see the
+// process end.
+func killPeer(client *net.TCPAddr, server net.Addr, found func(pid int)) (int, error) {
 	srv, ok := server.(*net.TCPAddr)
 	if client == nil || !ok || srv == nil {
 		return 0, errors.New("the connection's addresses are unknown")
@@ -38,8 +40,9 @@ func killPeer(client *net.TCPAddr, server net.Addr) (int, error) {
 	if !descendant(pid, os.Getpid()) {
 		return 0, fmt.Errorf("process %d holding the connection was not started by this process", pid)
 	}
+	found(pid)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		return 0, fmt.Errorf("kill %d: %w", pid, err)
+		return pid, fmt.Errorf("kill %d: %w", pid, err)
 	}
 	return pid, nil
 }
