@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"regexp"
+	"strings"
 
 	"github.com/crossbuild/crossbuild/internal/failure"
 	"github.com/crossbuild/crossbuild/internal/outcome"
@@ -61,16 +63,33 @@ type PollerResponse struct {
 	Next *PollerRequest `json:"next,omitempty"`
 }
 
-// executionARNRe matches execution ARNs, those of a Distributed Map's child executions
-// included: execution:<state machine>/<map run label>:<id>. A label is at most 40
-// characters (Step Functions developer guide, "Label (Map)").
-var executionARNRe = regexp.MustCompile(`^arn:[a-z-]+:states:[a-z0-9-]+:\d{12}:execution:([\w.-]+)(/[^/:\s]+)?:([^:\s]+)$`)
+// Parts of an execution ARN: a state machine's name is at most 80 characters of these, a
+// Map Run's label at most 40 (Step Functions developer guide, "Label (Map)"), an
+// execution's name at most 80; lengths are checked apart.
+var (
+	arnPartitionRe = regexp.MustCompile(`^[a-z-]+$`)
+	arnRegionRe    = regexp.MustCompile(`^[a-z0-9-]+$`)
+	arnAccountRe   = regexp.MustCompile(`^[0-9]{12}$`)
+	stateMachineRe = regexp.MustCompile(`^[\w.-]+$`)
+	labelRe        = regexp.MustCompile(`^[^/:\s]+$`)
+	nameRe         = regexp.MustCompile(`^[^:\s]+$`)
+)
 
-// ValidExecutionARN reports whether s is a Step Functions execution ARN, a parent's or a
-// Map Run child's.
+// ValidExecutionARN reports whether s is a Step Functions execution ARN, a parent's
+// (execution:<state machine>:<name>) or a Map Run child's
+// (execution:<state machine>/<label>:<name>).
 func ValidExecutionARN(s string) bool {
-	m := executionARNRe.FindStringSubmatch(s)
-	return m != nil && len(m[1]) <= 80 && len(m[2]) <= 41 && len(m[3]) <= 80
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "states" || !arnPartitionRe.MatchString(a.Partition) ||
+		!arnRegionRe.MatchString(a.Region) || !arnAccountRe.MatchString(a.AccountID) {
+		return false
+	}
+	rest, ok := strings.CutPrefix(a.Resource, "execution:")
+	machine, name, ok2 := strings.Cut(rest, ":")
+	machine, label, child := strings.Cut(machine, "/")
+	return ok && ok2 && len(machine) <= 80 && stateMachineRe.MatchString(machine) &&
+		(!child || len(label) <= 40 && labelRe.MatchString(label)) &&
+		len(name) <= 80 && nameRe.MatchString(name)
 }
 
 // Decode decodes a payload strictly (unknown fields are refused) into v. Errors are

@@ -43,6 +43,12 @@ func TestValidators(t *testing.T) {
 		"arn:aws:states:eu-west-1:111111111111:execution:s:" + strings.Repeat("n", 81):                               false,
 		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild/:id":                                             false,
 		"arn:aws:states:eu-west-1:111111111111:mapRun:crossbuild/targets:id":                                         false,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild:release-42":                                      true,
+		"arn:aws-cn:states:cn-north-1:111111111111:execution:crossbuild:a/b":                                         true,
+		"arn:aws:lambda:eu-west-1:111111111111:execution:crossbuild:id":                                              false,
+		"arn:aws:states:eu-west-1:1111:execution:crossbuild:id":                                                      false,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild":                                                 false,
+		"arn:aws:states:eu-west-1:111111111111:execution:crossbuild:a b":                                             false,
 	} {
 		if got := ValidExecutionARN(arn); got != want {
 			t.Errorf("ValidExecutionARN(%q) = %v, want %v", arn, got, want)

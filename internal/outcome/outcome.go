@@ -8,7 +8,9 @@ package outcome
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -47,7 +49,15 @@ func IsTerminal(status string) bool {
 // ErrorName is the Step Functions error of a failed build, e.g. "CodeBuild.FAILED".
 func ErrorName(status string) string { return failure.CodeBuild(status) }
 
-var buildARNRe = regexp.MustCompile(`^arn:([a-z-]+):codebuild:([a-z0-9-]+):(\d{12}):build/([A-Za-z0-9][A-Za-z0-9_-]+):([A-Za-z0-9-]+)$`)
+// What CodeBuild allows in a build ARN's parts; lengths are checked apart (a bounded
+// repetition would compile into one instruction per repetition at every cold start).
+var (
+	partitionRe = regexp.MustCompile(`^[a-z-]+$`)
+	regionRe    = regexp.MustCompile(`^[a-z0-9-]+$`)
+	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
+	projectRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]+$`) // 2-255 characters
+	buildUUIDRe = regexp.MustCompile(`^[A-Za-z0-9-]+$`)             // at most 128 characters
+)
 
 // ARN is a parsed CodeBuild build ARN.
 type ARN struct {
@@ -56,11 +66,18 @@ type ARN struct {
 
 // ParseBuildARN parses arn:<partition>:codebuild:<region>:<account>:build/<project>:<uuid>.
 func ParseBuildARN(s string) (ARN, error) {
-	m := buildARNRe.FindStringSubmatch(s)
-	if m == nil || len(m[4]) > 255 || len(m[5]) > 128 {
+	a, err := arn.Parse(s)
+	if err != nil {
+		return ARN{}, fmt.Errorf("%q is not a CodeBuild build ARN: %w", s, err)
+	}
+	id, isBuild := strings.CutPrefix(a.Resource, "build/")
+	project, uuid, _ := strings.Cut(id, ":")
+	if a.Service != "codebuild" || !isBuild || !partitionRe.MatchString(a.Partition) || !regionRe.MatchString(a.Region) ||
+		!accountRe.MatchString(a.AccountID) || len(project) > 255 || !projectRe.MatchString(project) ||
+		len(uuid) > 128 || !buildUUIDRe.MatchString(uuid) {
 		return ARN{}, fmt.Errorf("%q is not a CodeBuild build ARN", s)
 	}
-	return ARN{Partition: m[1], Region: m[2], Account: m[3], Project: m[4], BuildID: m[4] + ":" + m[5]}, nil
+	return ARN{Partition: a.Partition, Region: a.Region, Account: a.AccountID, Project: project, BuildID: id}, nil
 }
 
 // BuildARN returns the ARN of build id (project:uuid) in an account and Region.
