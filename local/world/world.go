@@ -389,6 +389,31 @@ func (l lambdaInvoker) Invoke(ctx context.Context, req asl.TaskRequest) (json.Ra
 	return out, nil
 }
 
+// Launch starts a world with the tools Tools finds for opts.Functions; a RIEBinary or
+// Dynalite already in opts is kept.
+func Launch(ctx context.Context, opts Options) (*World, error) {
+	rie, dyn, err := Tools(ctx, opts.Functions)
+	if err != nil {
+		return nil, err
+	}
+	if opts.RIEBinary == "" {
+		opts.RIEBinary = rie
+	}
+	if opts.Dynalite == "" {
+		opts.Dynalite = dyn
+	}
+	return Start(ctx, opts)
+}
+
+// LogDir is dir, or when it is empty a new folder name .logs/<kind>-<UTC time>, where the
+// commands of the local runtime keep their logs.
+func LogDir(dir, kind string) string {
+	if dir != "" {
+		return dir
+	}
+	return filepath.Join(".logs", kind+"-"+time.Now().UTC().Format("20060102-150405"))
+}
+
 // Tools finds what a world needs besides the assembly and the functions: the Lambda Runtime
 // Interface Emulator, built into <functions>/bin when it is not there yet, and dynalite from
 // the pinned npm packages.

@@ -64,16 +64,10 @@ func run() error {
 	if *from != "" {
 		return render(*from, *out)
 	}
-	if *logs == "" {
-		*logs = filepath.Join(".logs", "bench-"+time.Now().UTC().Format("20060102-150405"))
-	}
+	*logs = world.LogDir(*logs, "bench")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	began := time.Now()
-	rie, dyn, err := world.Tools(ctx, *functions)
-	if err != nil {
-		return err
-	}
 	scratch, err := os.MkdirTemp("", "crossbuild-bench-")
 	if err != nil {
 		return err
@@ -85,9 +79,8 @@ func run() error {
 	}
 	fmt.Printf("logs: %s\n", *logs)
 	probe := bench.NewProbe()
-	w, err := world.Start(ctx, bench.Wire(world.Options{
-		Assembly: *assembly, Functions: *functions, RIEBinary: rie, Dynalite: dyn,
-		LogDir: *logs, Concurrency: *environs,
+	w, err := world.Launch(ctx, bench.Wire(world.Options{
+		Assembly: *assembly, Functions: *functions, LogDir: *logs, Concurrency: *environs,
 	}, probe))
 	if err != nil {
 		return err

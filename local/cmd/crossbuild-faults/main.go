@@ -46,18 +46,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if *logs == "" {
-		*logs = filepath.Join(".logs", "faults-"+time.Now().UTC().Format("20060102-150405"))
-	}
+	*logs = world.LogDir(*logs, "faults")
 	if err := os.MkdirAll(*logs, 0o755); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rie, dyn, err := world.Tools(ctx, *functions)
-	if err != nil {
-		return err
-	}
 	logFile, err := os.Create(filepath.Join(*logs, "faults.log"))
 	if err != nil {
 		return err
@@ -65,9 +59,8 @@ func run() error {
 	defer logFile.Close()
 	inj := faults.New(faults.Options{Logger: slog.New(slog.NewJSONHandler(logFile, nil))})
 	fmt.Printf("logs: %s\n", *logs)
-	w, err := world.Start(ctx, faultmatrix.Wire(world.Options{
-		Assembly: *assembly, Functions: *functions, RIEBinary: rie, Dynalite: dyn,
-		LogDir: *logs, Concurrency: *environs,
+	w, err := world.Launch(ctx, faultmatrix.Wire(world.Options{
+		Assembly: *assembly, Functions: *functions, LogDir: *logs, Concurrency: *environs,
 	}, inj))
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -57,23 +56,13 @@ func run() error {
 		}
 		input = string(raw)
 	}
-	if *logs == "" {
-		*logs = filepath.Join(".logs", "demo-"+time.Now().UTC().Format("20060102-150405"))
-	}
+	*logs = world.LogDir(*logs, "demo")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	rieBin, dyn, err := world.Tools(ctx, *functions)
-	if err != nil {
-		return err
-	}
-	if *rie == "" {
-		*rie = rieBin
-	}
 	fmt.Printf("logs: %s\n", *logs)
-	w, err := world.Start(ctx, world.Options{
-		Assembly: *assembly, Functions: *functions, RIEBinary: *rie, Dynalite: dyn,
-		LogDir: *logs, PhaseDelay: *phaseDelay,
+	w, err := world.Launch(ctx, world.Options{
+		Assembly: *assembly, Functions: *functions, RIEBinary: *rie, LogDir: *logs, PhaseDelay: *phaseDelay,
 	})
 	if err != nil {
 		return err

@@ -51,9 +51,7 @@ AWS CLI, an SDK or crossbuild; Ctrl-C (SIGINT) or SIGTERM stops everything it st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *logs == "" {
-		*logs = filepath.Join(".logs", "serve-"+time.Now().UTC().Format("20060102-150405"))
-	}
+	*logs = world.LogDir(*logs, "serve")
 	if *envFile == "" {
 		*envFile = filepath.Join(*logs, "env.sh")
 	}
@@ -62,14 +60,7 @@ AWS CLI, an SDK or crossbuild; Ctrl-C (SIGINT) or SIGTERM stops everything it st
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	rieBin, dyn, err := world.Tools(ctx, *functions)
-	if err != nil {
-		return err
-	}
-	if *rie == "" {
-		*rie = rieBin
-	}
-	w, err := world.Start(ctx, world.Options{Assembly: *assembly, Functions: *functions, RIEBinary: *rie, Dynalite: dyn,
+	w, err := world.Launch(ctx, world.Options{Assembly: *assembly, Functions: *functions, RIEBinary: *rie,
 		LogDir: *logs, PhaseDelay: *phaseDelay, TimeScale: *timeScale})
 	if err != nil {
 		return err

@@ -67,19 +67,13 @@ func run() error {
 	if *from != "" {
 		return redraw(*from, *out, *period)
 	}
-	if *logs == "" {
-		*logs = filepath.Join(".logs", "pictures-"+time.Now().UTC().Format("20060102-150405"))
-	}
+	*logs = world.LogDir(*logs, "pictures")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	rie, dyn, err := world.Tools(ctx, *functions)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("logs: %s\n", *logs)
-	w, err := world.Start(ctx, world.Options{
-		Assembly: *assembly, Functions: *functions, RIEBinary: rie, Dynalite: dyn, LogDir: *logs, PhaseDelay: *phaseDelay,
+	w, err := world.Launch(ctx, world.Options{
+		Assembly: *assembly, Functions: *functions, LogDir: *logs, PhaseDelay: *phaseDelay,
 	})
 	if err != nil {
 		return err

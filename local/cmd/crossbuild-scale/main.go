@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -36,19 +35,12 @@ func run() error {
 		timeout     = flag.Duration("timeout", 60*time.Minute, "how long the execution may run")
 	)
 	flag.Parse()
-	if *logs == "" {
-		*logs = filepath.Join(".logs", "scale-"+time.Now().UTC().Format("20060102-150405"))
-	}
+	*logs = world.LogDir(*logs, "scale")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rie, dyn, err := world.Tools(ctx, *functions)
-	if err != nil {
-		return err
-	}
 	fmt.Printf("logs: %s\n", *logs)
-	w, err := world.Start(ctx, world.Options{
-		Assembly: *assembly, Functions: *functions, RIEBinary: rie, Dynalite: dyn,
-		LogDir: *logs, PhaseDelay: *phaseDelay, Concurrency: *environs, Mutate: scale.NoOpBuilds,
+	w, err := world.Launch(ctx, world.Options{
+		Assembly: *assembly, Functions: *functions, LogDir: *logs, PhaseDelay: *phaseDelay, Concurrency: *environs, Mutate: scale.NoOpBuilds,
 	})
 	if err != nil {
 		return err
