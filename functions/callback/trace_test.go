@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"testing"
@@ -12,20 +10,8 @@ import (
 	"github.com/crossbuild/crossbuild/internal/buildtrace"
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
 	"github.com/crossbuild/crossbuild/internal/tracing"
+	"github.com/crossbuild/crossbuild/internal/tracing/tracingtest"
 )
-
-// datagrams collects what an exporter sends, one document per write.
-type datagrams struct{ docs []map[string]any }
-
-func (d *datagrams) Write(b []byte) (int, error) {
-	_, doc, _ := bytes.Cut(b, []byte("\n"))
-	var m map[string]any
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return 0, err
-	}
-	d.docs = append(d.docs, m)
-	return len(b), nil
-}
 
 // Events add to the execution's trace whichever invocation handles them: a progress event
 // the phases that ended, the terminal event whose outcome Step Functions accepts the
@@ -37,7 +23,7 @@ func TestEventsBuildTheExecutionsTrace(t *testing.T) {
 	tg := buildtrace.FromRecord(rec)
 	store := newMemStore(rec)
 	h := newHandler(t, store, &fakeSFN{}, io.Discard)
-	sent := &datagrams{}
+	sent := &tracingtest.Datagrams{}
 	p := tracing.NewProvider(tracing.NewExporter(sent), "crossbuild-callback")
 	handle := tracing.Wrap(p, "callback", h.Invoke)
 	cases := []struct {
@@ -49,12 +35,12 @@ func TestEventsBuildTheExecutionsTrace(t *testing.T) {
 		{testfixtures.StateSucceeded, map[string]int{}},
 	}
 	for i, tc := range cases {
-		sent.docs = nil
+		sent.Docs = nil
 		if _, err := handle(context.Background(), fixture(t, tc.fixture)); err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
 		got := map[string]int{}
-		for _, d := range sent.docs {
+		for _, d := range sent.Docs {
 			if d["trace_id"] != rec.TraceID {
 				continue // the callback's own invocation
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,20 +14,8 @@ import (
 	"github.com/crossbuild/crossbuild/internal/testfixtures"
 	"github.com/crossbuild/crossbuild/internal/tokenstore"
 	"github.com/crossbuild/crossbuild/internal/tracing"
+	"github.com/crossbuild/crossbuild/internal/tracing/tracingtest"
 )
-
-// datagrams collects what an exporter sends, one document per write.
-type datagrams struct{ docs []map[string]any }
-
-func (d *datagrams) Write(b []byte) (int, error) {
-	_, doc, _ := bytes.Cut(b, []byte("\n"))
-	var m map[string]any
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return 0, err
-	}
-	d.docs = append(d.docs, m)
-	return len(b), nil
-}
 
 // The poller's last poll is a completion: counted by path (fallback when the target waited
 // for events, poll in poll mode) with its lag, and drawn into the execution's trace with
@@ -61,14 +48,14 @@ func TestPollCompletesTheTrace(t *testing.T) {
 			h := newHandler(t, &fakeStore{recs: []tokenstore.Record{rec}}, srv.URL)
 			var emf strings.Builder
 			h.Metrics = metrics.New(&emf, "poller")
-			sent := &datagrams{}
+			sent := &tracingtest.Datagrams{}
 			p := tracing.NewProvider(tracing.NewExporter(sent), "crossbuild-poller")
 			if _, err := tracing.Wrap(p, "poller", h.Handle)(context.Background(), json.RawMessage(`{"buildArn":"`+testfixtures.BuildARN+`"}`)); err != nil {
 				t.Fatal(err)
 			}
 			names := map[string]int{}
 			tg := buildtrace.FromRecord(rec)
-			for _, d := range sent.docs {
+			for _, d := range sent.Docs {
 				names[d["name"].(string)]++
 				if d["trace_id"] != rec.TraceID {
 					t.Errorf("document outside the execution's trace: %v", d)

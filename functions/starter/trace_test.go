@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -13,20 +11,8 @@ import (
 	"github.com/crossbuild/crossbuild/internal/buildtrace"
 	"github.com/crossbuild/crossbuild/internal/metrics"
 	"github.com/crossbuild/crossbuild/internal/tracing"
+	"github.com/crossbuild/crossbuild/internal/tracing/tracingtest"
 )
-
-// datagrams collects what an exporter sends, one document per write.
-type datagrams struct{ docs []map[string]any }
-
-func (d *datagrams) Write(b []byte) (int, error) {
-	_, doc, _ := bytes.Cut(b, []byte("\n"))
-	var m map[string]any
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return 0, err
-	}
-	d.docs = append(d.docs, m)
-	return len(b), nil
-}
 
 // A build the starter starts is counted, and put into the execution's trace in progress
 // under the starter's invocation, whose id the record keeps for whoever completes the
@@ -38,7 +24,7 @@ func TestStartedBuildJoinsTheExecutionsTrace(t *testing.T) {
 			f := newFixture(t, io.Discard)
 			var emf strings.Builder
 			f.h.Metrics = metrics.New(&emf, "starter")
-			sent := &datagrams{}
+			sent := &tracingtest.Datagrams{}
 			p := tracing.NewProvider(tracing.NewExporter(sent), "crossbuild-starter")
 			header := "Root=" + root + ";Parent=53995c3f42cd8ad8;Sampled=" + map[bool]string{true: "1", false: "0"}[sampled]
 			ctx := context.WithValue(context.Background(), "x-amzn-trace-id", header) //nolint:staticcheck // the key aws-lambda-go uses
@@ -50,7 +36,7 @@ func TestStartedBuildJoinsTheExecutionsTrace(t *testing.T) {
 			}
 			rec := f.store.created[0]
 			var build, inv map[string]any
-			for _, d := range sent.docs {
+			for _, d := range sent.Docs {
 				switch d["name"] {
 				case "sample-codebuild-project":
 					build = d

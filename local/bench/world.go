@@ -10,7 +10,6 @@ package bench
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/crossbuild/crossbuild/local/cfn"
 	"github.com/crossbuild/crossbuild/local/eventbridge"
 	"github.com/crossbuild/crossbuild/local/lambda"
 	"github.com/crossbuild/crossbuild/local/localaws"
@@ -58,48 +56,7 @@ func Wire(opts world.Options, p *Probe) world.Options {
 	opts.DropEvent = p.dropEvent
 	opts.TimeScale = TimeScale
 	opts.PhaseDelay = PhaseDelay
-	mutate := opts.Mutate
-	opts.Mutate = func(stacks []*cfn.Stack) error {
-		if mutate != nil {
-			if err := mutate(stacks); err != nil {
-				return err
-			}
-		}
-		return sleepOnDemand(stacks)
-	}
-	return opts
-}
-
-// sleepOnDemand appends sleepHook to the build phase of every project.
-func sleepOnDemand(stacks []*cfn.Stack) error {
-	n := 0
-	for _, s := range stacks {
-		for _, id := range s.ResourcesOfType("AWS::CodeBuild::Project") {
-			source, _ := s.Template.Resources[id].Properties["Source"].(map[string]any)
-			spec, _ := source["BuildSpec"].(string)
-			var doc map[string]any
-			if err := json.Unmarshal([]byte(spec), &doc); err != nil {
-				return fmt.Errorf("%s/%s: the buildspec is not the JSON CDK writes: %w", s.Name, id, err)
-			}
-			phases, _ := doc["phases"].(map[string]any)
-			build, _ := phases["build"].(map[string]any)
-			if build == nil {
-				return fmt.Errorf("%s/%s: the buildspec has no build phase", s.Name, id)
-			}
-			commands, _ := build["commands"].([]any)
-			build["commands"] = append(commands, sleepHook)
-			out, err := json.Marshal(doc)
-			if err != nil {
-				return err
-			}
-			source["BuildSpec"] = string(out)
-			n++
-		}
-	}
-	if n == 0 {
-		return errors.New("the assembly has no CodeBuild project")
-	}
-	return nil
+	return opts.ThenMutate(world.AppendBuildCommand(sleepHook))
 }
 
 // BuildProxy compiles the original's proxy (./local/bench/proxy) for this machine into

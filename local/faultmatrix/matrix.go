@@ -25,7 +25,6 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/crossbuild/crossbuild/local/cfn"
 	localcb "github.com/crossbuild/crossbuild/local/codebuild"
 	"github.com/crossbuild/crossbuild/local/faults"
 	"github.com/crossbuild/crossbuild/local/world"
@@ -58,50 +57,8 @@ func Wire(opts world.Options, inj *faults.Injector) world.Options {
 	opts.TimeScale = TimeScale
 	opts.PhaseDelay = PhaseDelay
 	opts.EventRetryBackoff = func(int) time.Duration { return 20 * time.Millisecond }
-	mutate := opts.Mutate
-	opts.Mutate = func(stacks []*cfn.Stack) error {
-		if mutate != nil {
-			if err := mutate(stacks); err != nil {
-				return err
-			}
-		}
-		return sleepOnDemand(stacks)
-	}
-	return opts
-}
-
-// sleepOnDemand appends to the build phase of every project a command that sleeps when
-// the build has sleepVariable, so a build without it behaves as the app's sample project.
-func sleepOnDemand(stacks []*cfn.Stack) error {
-	hook := `if [ -n "${` + sleepVariable + `:-}" ]; then sleep "$` + sleepVariable + `"; fi`
-	n := 0
-	for _, s := range stacks {
-		for _, id := range s.ResourcesOfType("AWS::CodeBuild::Project") {
-			source, _ := s.Template.Resources[id].Properties["Source"].(map[string]any)
-			spec, _ := source["BuildSpec"].(string)
-			var doc map[string]any
-			if err := json.Unmarshal([]byte(spec), &doc); err != nil {
-				return fmt.Errorf("%s/%s: the buildspec is not the JSON CDK writes: %w", s.Name, id, err)
-			}
-			phases, _ := doc["phases"].(map[string]any)
-			build, _ := phases["build"].(map[string]any)
-			commands, _ := build["commands"].([]any)
-			if build == nil {
-				return fmt.Errorf("%s/%s: the buildspec has no build phase", s.Name, id)
-			}
-			build["commands"] = append(commands, hook)
-			out, err := json.Marshal(doc)
-			if err != nil {
-				return err
-			}
-			source["BuildSpec"] = string(out)
-			n++
-		}
-	}
-	if n == 0 {
-		return errors.New("the assembly has no CodeBuild project")
-	}
-	return nil
+	// A build without sleepVariable behaves as the app's sample project.
+	return opts.ThenMutate(world.AppendBuildCommand(`if [ -n "${` + sleepVariable + `:-}" ]; then sleep "$` + sleepVariable + `"; fi`))
 }
 
 // Options configure a Runner.
